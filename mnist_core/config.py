@@ -1,0 +1,106 @@
+"""TrainConfig: the typed, validated description of one training run, saved with every run.
+
+Recipes (`notebook`, `fast`, `best`) are named presets of TrainConfig fields.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+DEVICES = ("auto", "cpu", "cuda")
+SCHEDULES = ("constant", "onecycle")
+
+
+class ConfigError(ValueError):
+    """A TrainConfig field has a bad value; `field` names it."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass
+class TrainConfig:
+    data: str = "mnist"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    seed: int = 0
+    shuffle: bool = True
+    device: str = "auto"
+    model: str = "notebook"
+    normalize: bool = True  # the notebook fed raw ToTensor pixels in [0, 1]; its recipe sets False
+    schedule: str = "constant"
+    weight_decay: float = 0.0
+    augment: bool = False
+    label_smoothing: float = 0.0
+    label_corrections: str = ""  # path of a corrected-labels CSV (see mnist_core.review)
+    recipe: str = ""  # name of the preset this config started from, for display only
+    workers: int = 1  # processes for DistributedDataParallel training
+
+    def validate(self, known_data: list[str] | None = None, known_models: list[str] | None = None) -> TrainConfig:
+        """Raise ConfigError naming the first bad field; return self when all is well."""
+        from mnist_core.model import MODELS  # config is the leaf module; the registry lives with the nets
+
+        def need(ok: bool, name: str, message: str) -> None:
+            if not ok:
+                raise ConfigError(name, message)
+
+        need(_is_int(self.epochs) and self.epochs >= 1, "epochs", f"must be an integer >= 1, got {self.epochs!r}")
+        need(_is_int(self.batch_size) and self.batch_size >= 1, "batch_size",
+             f"must be an integer >= 1, got {self.batch_size!r}")
+        need(_is_number(self.lr) and self.lr > 0, "lr", f"must be a number > 0, got {self.lr!r}")
+        need(self.optimizer in OPTIMIZERS, "optimizer",
+             f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        need(_is_int(self.seed) and self.seed >= 0, "seed", f"must be an integer >= 0, got {self.seed!r}")
+        need(self.device in DEVICES, "device", f"unknown device {self.device!r}; allowed: {', '.join(DEVICES)}")
+        models = known_models if known_models is not None else list(MODELS)
+        need(self.model in models, "model", f"unknown model {self.model!r}; allowed: {', '.join(models)}")
+        need(self.schedule in SCHEDULES, "schedule",
+             f"unknown schedule {self.schedule!r}; allowed: {', '.join(SCHEDULES)}")
+        need(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
+             f"must be a number >= 0, got {self.weight_decay!r}")
+        need(_is_number(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing",
+             f"must be in [0, 1), got {self.label_smoothing!r}")
+        need(_is_int(self.workers) and self.workers >= 1, "workers", f"must be an integer >= 1, got {self.workers!r}")
+        if known_data is not None:
+            need(self.data in known_data, "data",
+                 f"unknown data source {self.data!r}; allowed: {', '.join(known_data)}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(unknown[0], f"unknown field; allowed: {', '.join(sorted(names))}")
+        return cls(**values)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+# Presets. `notebook` is the notebook exactly: no shuffle, raw [0, 1] pixels, batch 64, Adam 1e-3, 10 epochs.
+RECIPES: dict[str, dict] = {
+    "default": dict(epochs=10, batch_size=64, lr=1e-3, optimizer="adam", shuffle=True, model="notebook",
+                    normalize=True, schedule="constant", weight_decay=0.0, augment=False, label_smoothing=0.0),
+    "notebook": dict(epochs=10, batch_size=64, lr=1e-3, optimizer="adam", shuffle=False, model="notebook",
+                     normalize=False, schedule="constant", weight_decay=0.0, augment=False, label_smoothing=0.0),
+}
+
+
+def apply_recipe(config: TrainConfig, recipe: str) -> TrainConfig:
+    """A copy of `config` with the recipe's fields filled in (data, seed, device are kept)."""
+    if recipe not in RECIPES:
+        raise ConfigError("recipe", f"unknown recipe {recipe!r}; allowed: {', '.join(RECIPES)}")
+    return dataclasses.replace(config, recipe=recipe, **RECIPES[recipe])

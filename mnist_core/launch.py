@@ -1,0 +1,84 @@
+"""Run one training job into the run store, in this process or in a detached worker process.
+
+`run_training` is shared by the CLI and the dashboard's worker: it creates the run folder, streams the
+trainer's events into metrics.jsonl, and ends with a checkpoint, cached probabilities and a final status.
+
+    python -m mnist_core.launch RUN_DIR DATA_DIR    # the worker the dashboard starts (not for people)
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from mnist_core import runs
+from mnist_core.config import TrainConfig
+from mnist_core.data import list_data_sources, load_dataset, normalization
+from mnist_core.trainer import train
+
+
+def checkpoint_meta(config: TrainConfig, class_names: list[str], final: dict) -> dict:
+    mean, std = normalization(config.normalize)
+    return {"architecture": config.model, "class_names": class_names, "mean": mean, "std": std,
+            "data": config.data, "config": config.to_dict(),
+            "test_accuracy": final.get("test_accuracy"), "test_loss": final.get("test_loss")}
+
+
+def run_training(config: TrainConfig, run_dir: Path, data_dir: Path | str,
+                 on_event: Callable[[dict], None] = lambda e: None,
+                 should_stop: Callable[[], bool] | None = None) -> dict:
+    """Train into an existing run folder (see runs.create_run); return the final status dict."""
+    run_dir = Path(run_dir)
+    stop = should_stop or (lambda: runs.cancel_requested(run_dir))
+    runs.set_status(run_dir, "running", pid=os.getpid())
+    try:
+        config.validate(known_data=list_data_sources(data_dir))
+        dataset = load_dataset(config.data, data_dir)
+        if config.label_corrections:
+            from mnist_core.corrections import apply_label_corrections
+            dataset = apply_label_corrections(dataset, config.label_corrections)
+        for event in train(config, dataset, should_stop=stop):
+            on_event(event)
+            runs.append_event(run_dir, event)
+            if event["type"] == "finished":
+                runs.save_checkpoint(run_dir / "model.pt", event["model"],
+                                     checkpoint_meta(config, dataset.class_names, event))
+                runs.save_probs(run_dir, event["test_probs"], dataset.test_labels)
+                return runs.set_status(run_dir, "finished", test_accuracy=event["test_accuracy"],
+                                       duration=event["duration"])
+            if event["type"] in ("failed", "cancelled"):
+                return runs.set_status(run_dir, event["type"], error=event.get("error"))
+        return runs.set_status(run_dir, "failed", error="training ended without a final event")
+    except (Exception, KeyboardInterrupt) as exc:
+        error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, KeyboardInterrupt) else "interrupted"
+        event = {"type": "failed", "error": error}
+        on_event(event)
+        runs.append_event(run_dir, event)
+        return runs.set_status(run_dir, "failed", error=error)
+
+
+def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str) -> Path:
+    """Create the run folder and train in a detached process that outlives the page (and the browser tab)."""
+    config.validate(known_data=list_data_sources(data_dir))
+    run_dir = runs.create_run(runs_dir, config)
+    log = open(run_dir / "worker.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_core.launch", str(run_dir), str(data_dir)],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
+    log.close()
+    if runs.read_run(run_dir).status == "running":  # the worker may already have finished a tiny run
+        runs.set_status(run_dir, "running", pid=proc.pid)
+    return run_dir
+
+
+def main(argv: list[str]) -> int:
+    run_dir, data_dir = Path(argv[0]), Path(argv[1])
+    config = TrainConfig.from_dict(runs.read_json(run_dir / "config.json"))
+    status = run_training(config, run_dir, data_dir)
+    return 0 if status["status"] in ("finished", "cancelled") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,105 @@
+"""The trainer: a generator of progress events, so the CLI, the dashboard worker and tests render one stream.
+
+The whole dataset is one uint8 tensor moved to the device once; batches are taken by index and
+normalised on the fly; the order is reshuffled every epoch from the config's seed.
+
+Events (dicts, `type` first):
+    batch     epoch, batch, batches, loss (running mean this epoch), elapsed
+    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed
+    finished  test_accuracy, test_loss, duration, plus `model` and `test_probs` (not written to disk)
+    failed    error
+    cancelled epoch, batch
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from mnist_core.config import TrainConfig
+from mnist_core.data import Dataset, normalization, to_model_input
+from mnist_core.model import make_net
+from mnist_core.predict import evaluate, predict_proba
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available here; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params, wd = model.parameters(), config.weight_decay
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=wd, foreach=True)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=wd, foreach=True)
+    return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=wd, foreach=True)
+
+
+def random_shift(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Translate each (B, 1, 28, 28) image by up to max_shift pixels, filling with the background value."""
+    b, _, h, w = x.shape
+    pad = F.pad(x, (max_shift,) * 4, value=float(x.amin()))
+    dx, dy = (torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).tolist())
+    return torch.stack([pad[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(b)])
+
+
+def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool] = lambda: False,
+          events_per_epoch: int = 50) -> Iterator[dict]:
+    """Train config.model on dataset; yield events. Stops between batches when should_stop() is true."""
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    model = make_net(config.model, dataset.num_classes).to(device)
+    optimizer = make_optimizer(config, model)
+    mean, std = normalization(config.normalize)
+    images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
+    n, bs = len(labels), config.batch_size
+    steps = math.ceil(n / bs)
+    scheduler = None
+    if config.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps * config.epochs)
+    order_gen = torch.Generator().manual_seed(config.seed)
+    log_every = max(1, steps // events_per_epoch)
+    start = time.perf_counter()
+    for epoch in range(config.epochs):
+        model.train()
+        order = torch.randperm(n, generator=order_gen) if config.shuffle else torch.arange(n)
+        order = order.to(device)
+        loss_sum = torch.zeros((), device=device)
+        for step in range(steps):
+            idx = order[step * bs:(step + 1) * bs]
+            x = to_model_input(images[idx], mean, std)  # (B, 1, 28, 28)
+            if config.augment:
+                x = random_shift(x, generator=order_gen)
+            loss = F.cross_entropy(model(x), labels[idx], label_smoothing=config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            loss_sum += loss.detach()
+            last = step == steps - 1
+            if step % log_every == 0 or last:
+                running = loss_sum.item() / (step + 1)  # one device sync per logged batch, not per batch
+                if not math.isfinite(running):
+                    yield {"type": "failed", "error": f"loss became {running} in epoch {epoch}, batch {step}: "
+                                                      "lower the learning rate or check the data"}
+                    return
+                yield {"type": "batch", "epoch": epoch, "batch": step + 1, "batches": steps, "loss": running,
+                       "elapsed": time.perf_counter() - start}
+            if should_stop():
+                yield {"type": "cancelled", "epoch": epoch, "batch": step + 1}
+                return
+        probs = predict_proba(model, dataset.test_images, mean, std, device=device)
+        metrics = evaluate(probs, dataset.test_labels)
+        yield {"type": "epoch", "epoch": epoch, "epochs": config.epochs, "train_loss": loss_sum.item() / steps,
+               "test_loss": metrics["loss"], "test_accuracy": metrics["accuracy"],
+               "elapsed": time.perf_counter() - start}
+    yield {"type": "finished", "test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"],
+           "duration": time.perf_counter() - start, "model": model, "test_probs": probs}

@@ -1,0 +1,35 @@
+"""MNIST Lab: the Streamlit entry point. Routes the pages and draws the shared sidebar (the run picker).
+
+    streamlit run app.py
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.state import RUN_KEY, finished_runs, run_label, selected_run
+
+st.set_page_config(page_title="MNIST Lab", page_icon="✍️", layout="wide")
+
+PAGES = [
+    st.Page("pages/train.py", title="Train", icon="🏋️", default=True),
+    st.Page("pages/predictions.py", title="Predictions", icon="🔢"),
+    st.Page("pages/probabilities.py", title="Probabilities", icon="📊"),
+    st.Page("pages/draw.py", title="Draw", icon="✏️"),
+]
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    st.title("MNIST Lab")
+    finished = finished_runs()
+    if finished:
+        ids = [r.run_id for r in finished]
+        labels = {r.run_id: run_label(r) for r in finished}
+        current = selected_run()
+        choice = st.selectbox("Model (run)", ids, index=ids.index(current.run_id), format_func=labels.get,
+                              key="sidebar_run", help="The trained run the other pages show; newest first.")
+        st.session_state[RUN_KEY] = choice
+        st.query_params["run"] = choice  # keeps the view shareable as a link
+    else:
+        st.caption("No trained model yet: start one on the Train page.")
+
+page.run()

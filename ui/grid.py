@@ -1,7 +1,10 @@
 """Image grids as one picture: the notebook's 5x5 subplots with titles, drawn with PIL (fast to rerun)."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
+import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 
 GREEN, RED, GREY = (46, 160, 67), (218, 54, 51), (90, 90, 90)
@@ -27,6 +30,20 @@ def render_grid(images: np.ndarray, titles: list[str], colors: list[tuple[int, i
         draw.rectangle([x0 + pad - 3, top - 3, x0 + pad + cell + 2, top + cell + 2], outline=colors[i], width=3)
         canvas.paste(tile.convert("RGB"), (x0 + pad, top))
     return canvas
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def grid_png(images: np.ndarray, titles: list[str], colors: list[tuple[int, int, int]] | None = None,
+             cols: int = 5, scale: int = 4) -> bytes:
+    """render_grid as PNG bytes, cached: paging back or nudging a threshold often shows the same images."""
+    return to_png(render_grid(images, titles, colors, cols, scale))
+
+
+def to_png(image: Image.Image) -> bytes:
+    """PNG bytes at the fastest compression level: reruns stay quick, and the pixels stay crisp."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def enlarge(image: np.ndarray, size: int = 280) -> Image.Image:

@@ -1,0 +1,74 @@
+"""Predictions page: the test set as 5x5 grids ("True X, pred. Y"), filtered, sorted and paged; one image
+large with its class probabilities; accuracy, per-class accuracy and a clickable confusion matrix.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mnist_core.browse import OUTCOMES, SORTS, filter_images, page_count, page_of
+from mnist_core.predict import evaluate
+from ui.charts import confusion_figure, probability_bars
+from ui.grid import GREEN, RED, enlarge, grid_png
+from ui.state import require_run_view
+from ui.url import publish, restore
+
+view = require_run_view()
+names = view.class_names
+ANY = "any"
+choices = [ANY] + names
+
+
+def _select_cell() -> None:  # runs before the script: may set the filter widgets' values
+    points = st.session_state["pred_confusion"].selection.points
+    if points:
+        true, pred = points[0]["customdata"][:2]
+        st.session_state.update(pred_true=names[int(true)], pred_pred=names[int(pred)], pred_outcome="all",
+                                pred_page=1)
+
+
+for key, param, opts in [("pred_true", "true", choices), ("pred_pred", "pred", choices),
+                         ("pred_outcome", "outcome", OUTCOMES), ("pred_sort", "sort", SORTS)]:
+    restore(key, param, options=opts)
+restore("pred_page", "page", int)
+
+st.header("Predictions")
+c1, c2, c3, c4 = st.columns(4)
+true_name = c1.selectbox("True class", choices, key="pred_true")
+pred_name = c2.selectbox("Predicted class", choices, key="pred_pred")
+outcome = c3.radio("Show", OUTCOMES, key="pred_outcome", horizontal=True)
+sort = c4.selectbox("Order", SORTS, key="pred_sort")
+selected = filter_images(view.labels, view.probs, None if true_name == ANY else names.index(true_name),
+                         None if pred_name == ANY else names.index(pred_name), outcome, sort)
+pages = page_count(len(selected))
+if st.session_state.get("pred_page", 1) > pages:
+    st.session_state["pred_page"] = pages
+page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="pred_page")
+shown = page_of(selected, page - 1)
+publish(true=true_name, pred=pred_name, outcome=outcome, sort=sort, page=page)
+
+st.caption(f"{len(selected):,} of {len(view.labels):,} test images match; showing {len(shown)}.")
+left, right = st.columns([3, 2])
+if len(shown):
+    titles = [f"True {names[view.labels[i]]}, pred. {names[view.predicted[i]]}" for i in shown]
+    colors = [GREEN if view.correct[i] else RED for i in shown]
+    left.image(grid_png(view.images[shown], titles, colors), caption="green: correct · red: wrong")
+    restore("pred_image", "image", int, options=list(shown))
+    image = right.selectbox("Inspect image", list(shown), key="pred_image",
+                            format_func=lambda i: f"#{i}: true {names[view.labels[i]]}, pred. "
+                                                  f"{names[view.predicted[i]]} ({view.confidence[i]:.1%})")
+    publish(image=image)
+    right.image(enlarge(view.images[image], 196))
+    right.plotly_chart(probability_bars(view.probs[image], names, highlight=int(view.labels[image])),
+                       key="pred_image_probs")
+else:
+    left.info("No test image matches these filters.")
+
+metrics = evaluate(view.probs, view.labels)
+st.subheader(f"Accuracy {metrics['accuracy']:.2%} · {int((~view.correct).sum())} wrong")
+a, b = st.columns(2)
+a.bar_chart(pd.DataFrame({"class": names, "accuracy": np.round(metrics["per_class_accuracy"], 4)}).set_index("class"))
+b.plotly_chart(confusion_figure(metrics["confusion"], names), key="pred_confusion", on_select=_select_cell,
+               selection_mode="points")
+b.caption("Click a cell to show exactly those images in the grid.")

@@ -1,0 +1,50 @@
+"""Probabilities page: the notebook's histogram of p(class k | image) over the test images of true class k,
+with a threshold; the images under it, lowest first; and an overview of all classes.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from mnist_core.browse import below_threshold, page_count, page_of, threshold_table
+from ui.charts import histogram_grid, probability_histogram
+from ui.grid import GREEN, RED, grid_png
+from ui.state import require_run_view
+from ui.url import publish, restore
+
+view = require_run_view()
+names = view.class_names
+
+restore("prob_class", "class", options=names)
+restore("prob_threshold", "threshold", lambda v: round(float(v), 2))
+st.header("Probabilities")
+left, right = st.columns([1, 3])
+name = left.selectbox("True class k", names, key="prob_class")
+threshold = right.slider("Threshold on p(k | image)", 0.0, 1.0, 0.5, 0.01, key="prob_threshold")
+k = names.index(name)
+publish(**{"class": name, "threshold": f"{threshold:.2f}"})
+
+st.plotly_chart(probability_histogram(view.probs[view.labels == k, k], threshold,
+                                      f"Probability that a true {name} belongs to class {name}, p(C{name} | data)"),
+                key="prob_histogram")
+under = below_threshold(view.labels, view.probs, k, threshold)
+wrong = int((view.predicted[under] != k).sum())
+st.metric(f"True {name}s under the threshold", f"{len(under)}", f"{wrong} of them misclassified",
+          delta_color="off")
+if len(under):
+    pages = page_count(len(under))
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="prob_page") if pages > 1 else 1
+    shown = page_of(under, page - 1)
+    titles = [f"#{i} pred. {names[view.predicted[i]]} p={view.probs[i, k]:.2f}" for i in shown]
+    colors = [GREEN if view.predicted[i] == k else RED for i in shown]
+    st.image(grid_png(view.images[shown], titles, colors),
+             caption="lowest p(k | image) first · red: misclassified")
+else:
+    st.info(f"No true {name} has p({name} | image) below {threshold:.2f}.")
+
+st.subheader("All classes")
+table = pd.DataFrame(threshold_table(view.labels, view.probs, threshold))
+table["class"] = names
+st.dataframe(table, hide_index=True, key="prob_table")
+if st.toggle("Show the histograms of every class (log scale)", key="prob_show_all"):
+    st.plotly_chart(histogram_grid(view.labels, view.probs, names, threshold), key="prob_overview")

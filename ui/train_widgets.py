@@ -1,0 +1,145 @@
+"""The Train page's parts: the config form with presets, the data preview, live progress, the runs table."""
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from mnist_core import runs
+from mnist_core.config import OPTIMIZERS, RECIPES, TrainConfig
+from mnist_core.data import DataError, list_data_sources
+from mnist_core.model import MODELS
+from mnist_core.progress import summarize
+from ui import state
+from ui.grid import grid_png
+
+FORM_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "model", "shuffle")  # filled in by a preset
+
+
+def _apply_preset() -> None:
+    preset = RECIPES[st.session_state["train_recipe"]]
+    for name in FORM_FIELDS:
+        st.session_state[f"train_{name}"] = preset[name]
+
+
+def config_form() -> TrainConfig:
+    """Widgets -> TrainConfig (validated by the caller). Preset fields not on the form come from the preset."""
+    if "train_recipe" not in st.session_state:
+        st.session_state["train_recipe"] = "default"
+        _apply_preset()
+    sources = list_data_sources(state.data_dir())
+    default_source = "mnist" if (state.data_dir() / "MNIST" / "raw").is_dir() else "mnist-sample"
+    left, middle, right = st.columns(3)
+    recipe = left.selectbox("Preset", list(RECIPES), key="train_recipe", on_change=_apply_preset,
+                            help="notebook = the notebook exactly (no shuffle, raw pixels); default = the same "
+                                 "with shuffling and normalised pixels")
+    data = left.selectbox("Data source", sources, index=sources.index(default_source), key="train_data")
+    model = left.selectbox("Model", list(MODELS), key="train_model")
+    epochs = middle.number_input("Epochs", 1, 200, key="train_epochs")
+    batch_size = middle.number_input("Batch size", 1, 8192, key="train_batch_size")
+    lr = middle.number_input("Learning rate", 1e-6, 10.0, key="train_lr", format="%.1e", step=1e-4)
+    optimizer = right.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
+    seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+    devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    device = right.selectbox("Device", devices, key="train_device")
+    shuffle = right.checkbox("Shuffle every epoch", key="train_shuffle")
+    corrections = st.text_input("Label corrections file (optional)", key="train_corrections",
+                                help="A CSV exported from the Review page; retrains with the corrected labels.")
+    preset = {k: v for k, v in RECIPES[recipe].items() if k not in FORM_FIELDS}
+    return dataclasses.replace(
+        TrainConfig(data=data, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), optimizer=optimizer,
+                    seed=int(seed), shuffle=bool(shuffle), device=device, model=model, recipe=recipe,
+                    label_corrections=corrections.strip()), **preset)
+
+
+def data_preview(name: str) -> None:
+    """The notebook's 5x5 grid of training images with their labels, and the class counts."""
+    try:
+        dataset = state.cached_dataset(name, str(state.data_dir()))
+    except DataError as exc:
+        st.warning(str(exc))
+        return
+    with st.expander(f"Data: {dataset!r}", expanded=False):
+        left, right = st.columns([3, 2])
+        images = dataset.train_images[:25].numpy()
+        titles = [f"Im. {i}, true {dataset.class_names[int(y)]}" for i, y in enumerate(dataset.train_labels[:25])]
+        left.image(grid_png(images, titles, scale=3), caption="The first 25 training images")
+        counts = torch.bincount(dataset.train_labels, minlength=dataset.num_classes).tolist()
+        right.bar_chart(pd.DataFrame({"class": dataset.class_names, "train images": counts}).set_index("class"))
+
+
+def watched_run() -> runs.RunInfo | None:
+    """The run whose progress this page shows: the one launched here, else the newest running one."""
+    all_runs = runs.list_runs(state.runs_dir())
+    wanted = st.session_state.get("train_watch")
+    for r in all_runs:
+        if r.run_id == wanted:
+            return r
+    return next((r for r in all_runs if r.status == "running"), None)
+
+
+@st.fragment(run_every=1.0)
+def live_progress() -> None:
+    info = watched_run()
+    if info is None:
+        return
+    p = summarize(runs.read_events(info.path), info.config["epochs"])
+    st.subheader(f"Run {info.run_id} · {info.status}")
+    eta = f", about {p.eta:.0f} s left" if p.eta is not None and info.status == "running" else ""
+    st.progress(p.epoch_fraction, text=f"Epoch {p.epoch + 1}/{p.epochs}: {p.epoch_fraction:.0%}")
+    st.progress(p.overall, text=f"Whole run: {p.overall:.0%} in {p.elapsed:.0f} s{eta}")
+    if info.status == "running":
+        if st.button("Cancel training", key="train_cancel"):
+            runs.request_cancel(info.path)
+            st.toast("Cancel requested: the worker stops after its current batch.")
+    elif info.status == "finished":
+        st.success(f"Finished: test accuracy {info.test_accuracy:.2%} in {info.duration:.0f} s.")
+    else:
+        st.error(f"Run {info.status}: {info.error or 'stopped'}")
+    left, right = st.columns(2)
+    if p.loss_curve:
+        x, y = zip(*p.loss_curve, strict=True)
+        fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="running loss"))
+        fig.update_layout(title="Training loss", xaxis_title="epoch", yaxis_title="cross-entropy", height=300)
+        left.plotly_chart(fig, key="train_loss_chart")
+    if p.epoch_rows:
+        rows = pd.DataFrame(p.epoch_rows)
+        fig = go.Figure(go.Scatter(x=rows["epoch"] + 1, y=rows["test_accuracy"], mode="lines+markers"))
+        fig.update_layout(title="Test accuracy per epoch", xaxis_title="epoch", yaxis_title="accuracy", height=300)
+        right.plotly_chart(fig, key="train_acc_chart")
+    if info.status != "running" and st.session_state.get("train_seen_end") != info.run_id:
+        st.session_state["train_seen_end"] = info.run_id
+        st.rerun(scope="app")  # refresh the sidebar's run list and the runs table once
+
+
+def runs_table() -> None:
+    all_runs = runs.list_runs(state.runs_dir())
+    st.subheader("Runs")
+    if not all_runs:
+        st.caption("No runs yet.")
+        return
+    st.dataframe(pd.DataFrame([{
+        "run": r.run_id, "status": r.status, "data": r.config.get("data"), "model": r.config.get("model"),
+        "epochs": r.config.get("epochs"), "test accuracy": r.test_accuracy,
+        "duration (s)": round(r.duration, 1) if r.duration else None, "created": r.created,
+    } for r in all_runs]), hide_index=True, key="train_runs_table")
+    pick = st.selectbox("Run to delete", [r.run_id for r in all_runs], key="train_delete_pick")
+    if st.button("Delete run…", key="train_delete"):
+        st.session_state["train_confirm_delete"] = pick
+    if st.session_state.get("train_confirm_delete") == pick:
+        target = next(r for r in all_runs if r.run_id == pick)
+        st.warning(f"Delete run {pick} and its model for good?")
+        yes, no = st.columns(2)
+        if yes.button("Yes, delete", key="train_delete_confirm", type="primary"):
+            if target.status == "running":
+                st.error("This run is still training: cancel it first.")
+            else:
+                runs.delete_run(target.path)
+                st.session_state.pop("train_confirm_delete")
+                st.rerun()
+        if no.button("Keep it", key="train_delete_keep"):
+            st.session_state.pop("train_confirm_delete")
+            st.rerun()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
@@ -65,6 +66,8 @@ class TrainConfig:
         need(_is_number(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing",
              f"must be in [0, 1), got {self.label_smoothing!r}")
         need(_is_int(self.workers) and self.workers >= 1, "workers", f"must be an integer >= 1, got {self.workers!r}")
+        need(not self.label_corrections or Path(self.label_corrections).is_file(), "label_corrections",
+             f"no such file: {self.label_corrections!r}")
         if known_data is not None:
             need(self.data in known_data, "data",
                  f"unknown data source {self.data!r}; allowed: {', '.join(known_data)}")

@@ -44,7 +44,7 @@ selected = filter_images(view.labels, view.probs, None if true_name == ANY else 
 pages = page_count(len(selected))
 if st.session_state.get("pred_page", 1) > pages:
     st.session_state["pred_page"] = pages
-page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="pred_page")
+page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="pred_page")
 shown = page_of(selected, page - 1)
 publish(true=true_name, pred=pred_name, outcome=outcome, sort=sort, page=page)
 

@@ -16,11 +16,12 @@ view = require_run_view()
 names = view.class_names
 
 restore("prob_class", "class", options=names)
-restore("prob_threshold", "threshold", lambda v: round(float(v), 2))
+restore("prob_threshold", "threshold", lambda v: min(1.0, max(0.0, round(float(v), 2))))
+st.session_state.setdefault("prob_threshold", 0.5)
 st.header("Probabilities")
 left, right = st.columns([1, 3])
 name = left.selectbox("True class k", names, key="prob_class")
-threshold = right.slider("Threshold on p(k | image)", 0.0, 1.0, 0.5, 0.01, key="prob_threshold")
+threshold = right.slider("Threshold on p(k | image)", 0.0, 1.0, step=0.01, key="prob_threshold")
 k = names.index(name)
 publish(**{"class": name, "threshold": f"{threshold:.2f}"})
 
@@ -33,7 +34,7 @@ st.metric(f"True {name}s under the threshold", f"{len(under)}", f"{wrong} of the
           delta_color="off")
 if len(under):
     pages = page_count(len(under))
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="prob_page") if pages > 1 else 1
+    page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="prob_page") if pages > 1 else 1
     shown = page_of(under, page - 1)
     titles = [f"#{i} pred. {names[view.predicted[i]]} p={view.probs[i, k]:.2f}" for i in shown]
     colors = [GREEN if view.predicted[i] == k else RED for i in shown]

@@ -1,0 +1,1 @@
+"""Shared Streamlit helpers for the pages: cached data and runs, the run picker, image grids."""

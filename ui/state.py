@@ -1,0 +1,106 @@
+"""Cached, read-only objects shared by all sessions, and the run a user has selected.
+
+Heavy shared objects (datasets, models, test probabilities) live in st.cache_resource, keyed by
+run id and file modification time; a user's own choices live in st.session_state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from mnist_core import runs
+from mnist_core.data import DataError, Dataset, default_data_dir, load_dataset
+from mnist_core.runs import RunInfo, RunStoreError
+
+RUN_KEY = "selected_run_id"  # session_state key of the run the pages show (not a widget key)
+
+
+def data_dir() -> Path:
+    return default_data_dir()
+
+
+def runs_dir() -> Path:
+    return runs.default_runs_dir()
+
+
+@st.cache_resource(show_spinner="Loading data…", max_entries=4)
+def cached_dataset(name: str, folder: str) -> Dataset:
+    return load_dataset(name, folder)
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=8)
+def cached_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, dict]:
+    return runs.load_checkpoint(Path(run_dir) / "model.pt")
+
+
+@dataclass
+class RunView:
+    """Everything the review pages need about one finished run, computed once per run."""
+
+    info: RunInfo
+    class_names: list[str]
+    images: np.ndarray  # (N, 28, 28) uint8 test images
+    labels: np.ndarray  # (N,) int64 true (given) labels
+    probs: np.ndarray  # (N, C) float32 from predict_proba, cached in the run folder
+    predicted: np.ndarray  # (N,) argmax class
+    confidence: np.ndarray  # (N,) probability of the predicted class
+    p_true: np.ndarray  # (N,) probability of the given label
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.predicted == self.labels
+
+
+@st.cache_resource(show_spinner="Loading run…", max_entries=8)
+def cached_run_view(run_dir: str, mtime: float, data_folder: str) -> RunView:
+    info = runs.read_run(Path(run_dir))
+    probs_t, labels_t = runs.load_probs(Path(run_dir))
+    _, meta = cached_model(run_dir, mtime)
+    dataset = cached_dataset(info.config["data"], data_folder)
+    if len(dataset.test_labels) != len(labels_t):
+        raise RunStoreError(f"Run {info.run_id} was evaluated on {len(labels_t)} test images, but data source "
+                            f"{info.config['data']!r} now has {len(dataset.test_labels)}.")
+    probs = probs_t.numpy()
+    labels = labels_t.numpy()
+    predicted = probs.argmax(axis=1)
+    idx = np.arange(len(labels))
+    return RunView(info, list(meta["class_names"]), dataset.test_images.numpy(), labels, probs, predicted,
+                   probs[idx, predicted], probs[idx, labels])
+
+
+def finished_runs() -> list[RunInfo]:
+    return [r for r in runs.list_runs(runs_dir()) if r.status == "finished"]
+
+
+def selected_run() -> RunInfo | None:
+    """The run chosen in the sidebar (or by ?run= in the URL); the newest finished run by default."""
+    finished = finished_runs()
+    by_id = {r.run_id: r for r in finished}
+    chosen = st.session_state.get(RUN_KEY) or st.query_params.get("run")
+    if chosen in by_id:
+        return by_id[chosen]
+    return finished[0] if finished else None
+
+
+def require_run_view() -> RunView:
+    """The selected run's view; otherwise explain what to do, link to Train, and stop the page."""
+    info = selected_run()
+    if info is None:
+        st.info("No trained model yet. Train one first: it takes about a minute on the offline sample.")
+        st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+        st.stop()
+    try:
+        mtime = (info.path / "model.pt").stat().st_mtime
+        return cached_run_view(str(info.path), mtime, str(data_dir()))
+    except (RunStoreError, DataError, OSError) as exc:
+        st.error(f"Run {info.run_id} cannot be shown: {exc}")
+        st.stop()
+
+
+def run_label(info: RunInfo) -> str:
+    acc = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "—"
+    return f"{info.run_id} · {info.config.get('data')} · {info.config.get('model')} · {acc}"

@@ -80,8 +80,8 @@ class Analysis:
             self.data.labels[index], minlength=len(self.class_names)), strict=True)}
             for split, index in (("train", self.train_index), ("test", self.test_index))}
 
-    def report(self) -> list[str]:
-        """The validation report, one line per fact, as the CLI prints it."""
+    def report(self, skipped_lines: int = REPORT_SKIPPED_LINES) -> list[str]:
+        """The validation report, one line per fact, then up to `skipped_lines` skipped files with reasons."""
         d, s = self.data, self.source
         how = {"folders": "the source's train/ and test/ folders", "arrays": "the source's train_/test_ arrays",
                "stratified": f"a stratified split, {self.split['test_fraction']:.0%} test, seed {self.split['seed']}"}
@@ -94,9 +94,9 @@ class Analysis:
         if d.empty_classes:
             lines.append(f"Empty classes: {', '.join(d.empty_classes)}")
         lines.append(f"Skipped files: {len(d.skipped):,}")
-        lines += [f"  {path}: {reason}" for path, reason in d.skipped[:REPORT_SKIPPED_LINES]]
-        if len(d.skipped) > REPORT_SKIPPED_LINES:
-            lines.append(f"  … and {len(d.skipped) - REPORT_SKIPPED_LINES:,} more")
+        lines += [f"  {path}: {reason}" for path, reason in d.skipped[:skipped_lines]]
+        if skipped_lines and len(d.skipped) > skipped_lines:
+            lines.append(f"  … and {len(d.skipped) - skipped_lines:,} more")
         return lines
 
     def manifest(self, name: str) -> dict:

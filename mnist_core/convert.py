@@ -106,3 +106,18 @@ def fit_to_mnist(gray: Image.Image | np.ndarray) -> tuple[np.ndarray, bool]:
     top, left = (IMAGE_SIZE - pixels.shape[0]) // 2, (IMAGE_SIZE - pixels.shape[1]) // 2
     out[top:top + pixels.shape[0], left:left + pixels.shape[1]] = pixels
     return out, inverted
+
+
+def fit_batch(images: np.ndarray) -> tuple[np.ndarray, int]:
+    """fit_to_mnist over (N, H, W) uint8 images: ((N, 28, 28) uint8, how many were inverted).
+
+    Images already 28x28 are done in one vectorised step (same border rule), the rest one by one.
+    """
+    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        fitted = [fit_to_mnist(image) for image in images]
+        return np.stack([f for f, _ in fitted]), sum(inverted for _, inverted in fitted)
+    edges = [images[:, 0, :], images[:, -1, :], images[:, :, 0], images[:, :, -1]]  # 4 x (N, 28)
+    border_mean = np.concatenate(edges, axis=1).mean(axis=1, dtype=np.float64)  # (N,)
+    invert = border_mean > 127.5
+    return np.where(invert[:, None, None], 255 - images, images).astype(np.uint8), int(invert.sum())
+

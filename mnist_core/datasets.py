@@ -85,7 +85,8 @@ class Analysis:
         d, s = self.data, self.source
         how = {"folders": "the source's train/ and test/ folders", "arrays": "the source's train_/test_ arrays",
                "stratified": f"a stratified split, {self.split['test_fraction']:.0%} test, seed {self.split['seed']}"}
-        lines = [f"Source: {s['kind']} {s['file']} ({s['bytes'] / MB:.1f} MB, sha256 {s['sha256'][:12]}…)",
+        size = f"{s['bytes'] / MB:,.1f} MB" if s["bytes"] >= MB else f"{s['bytes'] / 1024:.1f} KB"
+        lines = [f"Source: {s['kind']} {s['file']} ({size}, sha256 {s['sha256'][:12]}…)",
                  f"Images: {len(self.train_index) + len(self.test_index):,} in {len(self.class_names)} classes: "
                  f"{len(self.train_index):,} train, {len(self.test_index):,} test, by {how[self.split['kind']]}",
                  f"Classes: {', '.join(self.class_names)}",

@@ -19,7 +19,7 @@ from collections import Counter
 import numpy as np
 
 from mnist_core.archive import DEFAULT_LIMITS, DatasetError, Limits, zip_members
-from mnist_core.convert import Collected, fit_to_mnist
+from mnist_core.convert import Collected, fit_batch
 
 SPLIT_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 
@@ -75,7 +75,7 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
         raise DatasetError(f"Labels must be class numbers 0..{count - 1}"
                            f"{' (one per class name)' if names is not None else ''}; found {low}..{high}.")
     names = names if names is not None else [str(k) for k in range(count)]
-    fitted = [fit_to_mnist(image) for part in images for image in part]
+    fitted = [fit_batch(part) for part in images]
     sizes = Counter()
     for part in images:
         sizes[f"{part.shape[2]}x{part.shape[1]}"] += len(part)
@@ -85,8 +85,8 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
         for split, part in zip(("train", "test"), labels, strict=True):
             empty += [f"{names[k]} (no {split} images)" for k in range(count) if (all_labels == k).any()
                       and not (part == k).any()]
-    return Collected(names, np.stack([f for f, _ in fitted]), all_labels, is_test, [], empty, dict(sizes),
-                     sum(inv for _, inv in fitted))
+    return Collected(names, np.concatenate([f for f, _ in fitted]), all_labels, is_test, [], empty, dict(sizes),
+                     sum(inverted for _, inverted in fitted))
 
 
 def _pixels(key: str, raw: np.ndarray) -> np.ndarray:

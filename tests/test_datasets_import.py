@@ -24,7 +24,7 @@ from dataset_files import (
 )
 
 from mnist_core import datasets
-from mnist_core.convert import decode_image, fit_to_mnist
+from mnist_core.convert import decode_image, fit_batch, fit_to_mnist
 from mnist_core.data import list_data_sources, load_dataset
 
 
@@ -129,6 +129,22 @@ def test_npz_shapes_and_dtypes(layout, dtype):
     assert analysis.class_names == list(SHAPES)
     assert analysis.source["kind"] == "npz"
     assert np.array_equal(analysis.data.images, images) and np.array_equal(analysis.data.labels, labels)
+
+
+def test_dark_on_light_npz_is_inverted_like_image_files():
+    images, labels = shape_arrays(4)
+    analysis = datasets.analyse_bytes("d.npz", npz_bytes(images=255 - images, labels=labels))
+    assert analysis.data.inverted == 12 and np.array_equal(analysis.data.images, images)
+
+
+def test_batch_conversion_matches_one_by_one():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (300, 28, 28), dtype=np.uint8)
+    images[:100, [0, -1], :] = 250  # bright top and bottom rows: a border mean just over 127.5 for some
+    fitted, inverted = fit_batch(images)
+    one_by_one = [fit_to_mnist(image) for image in images]
+    assert inverted == sum(flag for _, flag in one_by_one) and 0 < inverted < 300
+    assert np.array_equal(fitted, np.stack([image for image, _ in one_by_one]))
 
 
 def test_npz_with_split_arrays_and_odd_sizes():

@@ -39,7 +39,7 @@ class Collected:
     labels: np.ndarray  # (N,) int64
     is_test: np.ndarray | None  # (N,) bool when the source brought its own train/test split, else None
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    empty_classes: list[str] = field(default_factory=list)  # "name (no images)", "name (no test images)"
+    empty_classes: list[str] = field(default_factory=list)  # "name (no usable images)": folders left empty
     image_sizes: dict[str, int] = field(default_factory=dict)  # "WxH" -> how many images had that size
     inverted: int = 0  # images taken as dark-on-light and inverted
 

@@ -80,6 +80,14 @@ class Analysis:
             self.data.labels[index], minlength=len(self.class_names)), strict=True)}
             for split, index in (("train", self.train_index), ("test", self.test_index))}
 
+    @property
+    def empty_classes(self) -> list[str]:
+        """Classes without images ("cat (no usable images)"), then classes missing from one split."""
+        counts = self.counts()
+        has_images = {c for split in counts.values() for c, n in split.items() if n}
+        return self.data.empty_classes + [f"{c} (no {split} images)" for split in counts
+                                          for c, n in counts[split].items() if not n and c in has_images]
+
     def report(self, skipped_lines: int = REPORT_SKIPPED_LINES) -> list[str]:
         """The validation report, one line per fact, then up to `skipped_lines` skipped files with reasons."""
         d, s = self.data, self.source
@@ -92,8 +100,8 @@ class Analysis:
                  f"Classes: {', '.join(self.class_names)}",
                  "Image sizes seen: " + ", ".join(f"{size} ({n:,})" for size, n in d.image_sizes.items()),
                  f"Inverted (dark ink on a light background, made light-on-dark like MNIST): {d.inverted:,} images"]
-        if d.empty_classes:
-            lines.append(f"Empty classes: {', '.join(d.empty_classes)}")
+        if self.empty_classes:
+            lines.append(f"Empty classes: {', '.join(self.empty_classes)}")
         lines.append(f"Skipped files: {len(d.skipped):,}")
         lines += [f"  {path}: {reason}" for path, reason in d.skipped[:skipped_lines]]
         if skipped_lines and len(d.skipped) > skipped_lines:
@@ -104,7 +112,7 @@ class Analysis:
         d = self.data
         return {"format": MANIFEST_FORMAT, "name": name, "class_names": self.class_names, "counts": self.counts(),
                 "source": self.source, "split": self.split, "created": dt.datetime.now().isoformat(timespec="seconds"),
-                "image_sizes": d.image_sizes, "inverted": d.inverted, "empty_classes": d.empty_classes,
+                "image_sizes": d.image_sizes, "inverted": d.inverted, "empty_classes": self.empty_classes,
                 "skipped_count": len(d.skipped), "skipped": [list(item) for item in d.skipped[:MANIFEST_SKIPPED]]}
 
 

@@ -94,10 +94,6 @@ def _label(decoded, files, folders, skipped) -> Collected:
     class_names = sorted({name for _, name in places}, key=natural_key)
     index = {name: i for i, name in enumerate(class_names)}
     empty = [f"{c} (no usable images)" for c in sorted(all_classes - set(index), key=natural_key)]
-    if split_mode:
-        for split in SPLITS:
-            seen = {name for s, name in places if s == split}
-            empty += [f"{c} (no {split} images)" for c in class_names if c not in seen]
     images = np.stack(kept) if kept else np.zeros((0, 28, 28), dtype=np.uint8)
     labels = np.array([index[name] for _, name in places], dtype=np.int64)
     is_test = np.array([split == "test" for split, _ in places], dtype=bool) if split_mode else None

@@ -81,10 +81,6 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
         sizes[f"{part.shape[2]}x{part.shape[1]}"] += len(part)
     is_test = np.repeat([False, True], [len(labels[0]), len(labels[1])]) if given else None
     empty = [f"{names[k]} (no images)" for k in range(count) if not (all_labels == k).any()]
-    if given:
-        for split, part in zip(("train", "test"), labels, strict=True):
-            empty += [f"{names[k]} (no {split} images)" for k in range(count) if (all_labels == k).any()
-                      and not (part == k).any()]
     return Collected(names, np.concatenate([f for f, _ in fitted]), all_labels, is_test, [], empty, dict(sizes),
                      sum(inverted for _, inverted in fitted))
 

@@ -72,9 +72,18 @@ def test_empty_class_folders_and_hidden_files_are_reported():
                               "bar/.DS_Store": b"x"}
     analysis = datasets.analyse_bytes("x.zip", make_zip(files))
     assert analysis.class_names == ["bar", "box", "dash"]
-    assert analysis.data.empty_classes == ["bad (no usable images)", "empty (no usable images)"]
+    assert analysis.empty_classes == ["bad (no usable images)", "empty (no usable images)"]
     skipped = dict(analysis.data.skipped)
     assert skipped["__MACOSX/bar/._000.png"] == skipped["bar/.DS_Store"] == "hidden or system file"
+
+
+def test_classes_missing_from_a_split_are_reported():
+    files = shape_files(3, prefix="train/") | shape_files(2, prefix="test/", start=3, kinds=("bar", "box"))
+    assert datasets.analyse_bytes("x.zip", make_zip(files)).empty_classes == ["dash (no test images)"]
+    one_dash = make_zip(shape_files(3, kinds=("bar", "box")) | shape_files(1, kinds=("dash",)))
+    analysis = datasets.analyse_bytes("x.zip", one_dash)
+    assert analysis.empty_classes == ["dash (no test images)"]  # a single image stays in train
+    assert "Empty classes: dash (no test images)" in analysis.report()
 
 
 def test_duplicates_by_content_are_skipped():

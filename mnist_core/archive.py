@@ -155,15 +155,14 @@ def _read_folder(entries: list[tuple[str, Path, bool]], limits: Limits, what: st
         if is_dir:
             yield Member(rel, None)
             continue
-        try:
-            mode = os.lstat(path).st_mode
-            if stat.S_ISLNK(mode):
-                yield Member(rel, None, "symbolic link (not followed)")
-                continue
-            if not stat.S_ISREG(mode):
-                yield Member(rel, None, "not a regular file")
-                continue
-            with open(path, "rb") as stream:
+        if os.path.islink(path):
+            yield Member(rel, None, "symbolic link (not followed)")
+            continue
+        try:  # O_NOFOLLOW and fstat again: the entry may have been swapped since it was listed
+            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as stream:
+                if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                    yield Member(rel, None, "not a regular file")  # a pipe or device would block or never end
+                    continue
                 content = read_limited(stream, budget, what)
         except OSError as exc:
             yield Member(rel, None, f"unreadable ({exc.strerror or exc})")

@@ -14,7 +14,6 @@ place, so a half-imported dataset is never visible. It is then a data source lik
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import json
 import os
@@ -22,13 +21,12 @@ import re
 import shutil
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mnist_core.analysis import Analysis, Preview, check_split_args, preview, split_collected
 from mnist_core.archive import (
     DEFAULT_LIMITS,
     MB,
@@ -39,7 +37,6 @@ from mnist_core.archive import (
     read_limited,
     zip_members,
 )
-from mnist_core.convert import Collected
 from mnist_core.data import BUILTIN_SOURCES, default_data_dir, imported_dir, list_data_sources
 from mnist_core.imagefolder import collect_images
 from mnist_core.npzsource import collect_npz
@@ -48,86 +45,6 @@ __all__ = ["Analysis", "DatasetError", "Limits", "Preview", "analyse_bytes", "an
            "list_imported", "preview", "remove_dataset", "validate_name"]
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
-MAX_CLASSES = 100  # make_net's range
-MANIFEST_FORMAT = 1
-REPORT_SKIPPED_LINES = 20
-MANIFEST_SKIPPED = 1000  # keeps manifest.json small; skipped_count has the total
-
-
-@dataclass
-class Analysis:
-    """A dataset ready to import: all images, its train/test split, and where it came from."""
-
-    source: dict  # kind (zip | npz | folder), file, bytes, sha256
-    data: Collected
-    train_index: np.ndarray  # (n_train,) int64 positions in data.images, in stored (shuffled) order
-    test_index: np.ndarray
-    split: dict  # kind (folders | arrays | stratified), test_fraction, seed
-
-    @property
-    def class_names(self) -> list[str]:
-        return self.data.class_names
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The four arrays of data.npz: uint8 (N, 28, 28) images and int64 (N,) labels per split."""
-        d = self.data
-        return {"train_images": d.images[self.train_index], "train_labels": d.labels[self.train_index],
-                "test_images": d.images[self.test_index], "test_labels": d.labels[self.test_index]}
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """{"train": {class name: images}, "test": {...}}, every class listed."""
-        return {split: {name: int(n) for name, n in zip(self.class_names, np.bincount(
-            self.data.labels[index], minlength=len(self.class_names)), strict=True)}
-            for split, index in (("train", self.train_index), ("test", self.test_index))}
-
-    @property
-    def empty_classes(self) -> list[str]:
-        """Classes without images ("cat (no usable images)"), then classes missing from one split."""
-        counts = self.counts()
-        has_images = {c for split in counts.values() for c, n in split.items() if n}
-        return self.data.empty_classes + [f"{c} (no {split} images)" for split in counts
-                                          for c, n in counts[split].items() if not n and c in has_images]
-
-    def report(self, skipped_lines: int = REPORT_SKIPPED_LINES) -> list[str]:
-        """The validation report, one line per fact, then up to `skipped_lines` skipped files with reasons."""
-        d, s = self.data, self.source
-        how = {"folders": "the source's train/ and test/ folders", "arrays": "the source's train_/test_ arrays",
-               "stratified": f"a stratified split, {self.split['test_fraction']:.0%} test, seed {self.split['seed']}"}
-        size = f"{s['bytes'] / MB:,.1f} MB" if s["bytes"] >= MB else f"{s['bytes'] / 1024:.1f} KB"
-        lines = [f"Source: {s['kind']} {s['file']} ({size}, sha256 {s['sha256'][:12]}…)",
-                 f"Images: {len(self.train_index) + len(self.test_index):,} in {len(self.class_names)} classes: "
-                 f"{len(self.train_index):,} train, {len(self.test_index):,} test, by {how[self.split['kind']]}",
-                 f"Classes: {', '.join(self.class_names)}",
-                 "Image sizes seen: " + ", ".join(f"{size} ({n:,})" for size, n in d.image_sizes.items()),
-                 f"Inverted (dark ink on a light background, made light-on-dark like MNIST): {d.inverted:,} images"]
-        if self.empty_classes:
-            lines.append(f"Empty classes: {', '.join(self.empty_classes)}")
-        lines.append(f"Skipped files: {len(d.skipped):,}")
-        lines += [f"  {path}: {reason}" for path, reason in d.skipped[:skipped_lines]]
-        if skipped_lines and len(d.skipped) > skipped_lines:
-            lines.append(f"  … and {len(d.skipped) - skipped_lines:,} more")
-        return lines
-
-    def manifest(self, name: str) -> dict:
-        d = self.data
-        return {"format": MANIFEST_FORMAT, "name": name, "class_names": self.class_names, "counts": self.counts(),
-                "source": self.source, "split": self.split, "created": dt.datetime.now().isoformat(timespec="seconds"),
-                "image_sizes": d.image_sizes, "inverted": d.inverted, "empty_classes": self.empty_classes,
-                "skipped_count": len(d.skipped), "skipped": [list(item) for item in d.skipped[:MANIFEST_SKIPPED]]}
-
-
-@dataclass
-class Preview:
-    images: np.ndarray  # (n, 28, 28) uint8: the first training images, in stored order
-    titles: list[str]  # their class names
-    counts: dict[str, dict[str, int]]  # as Analysis.counts
-
-
-def preview(analysis: Analysis, count: int = 25) -> Preview:
-    """The first `count` training images (a 5x5 grid by default) with their labels, and the class counts."""
-    index = analysis.train_index[:count]
-    titles = [analysis.class_names[k] for k in analysis.data.labels[index]]
-    return Preview(analysis.data.images[index], titles, analysis.counts())
 
 
 def validate_name(name: str, data_dir: Path | str) -> str:
@@ -152,12 +69,12 @@ def analyse_bytes(file_name: str, data: bytes, test_fraction: float = 0.2, seed:
         raise DatasetError(f"{file_name} is {len(data) / MB:,.1f} MB; the upload limit is "
                            f"{limits.upload_bytes / MB:.0f} MB. Put the data in a folder on the server and "
                            "import the folder instead.")
-    _check_split_args(test_fraction, seed)
+    check_split_args(test_fraction, seed)
     collected = (collect_npz(data, limits) if kind == "npz"
                  else collect_images(zip_members(data, limits, what=file_name), limits))
     source = {"kind": kind, "file": Path(file_name).name, "bytes": len(data),
               "sha256": hashlib.sha256(data).hexdigest()}
-    return _split(collected, source, test_fraction, seed)
+    return split_collected(collected, source, test_fraction, seed)
 
 
 def analyse_path(path: Path | str, test_fraction: float = 0.2, seed: int = 0,
@@ -173,55 +90,19 @@ def analyse_path(path: Path | str, test_fraction: float = 0.2, seed: int = 0,
                                  seed, limits)
     if not path.is_dir():
         raise DatasetError(f"{path} does not exist on this machine.")
-    _check_split_args(test_fraction, seed)
-    digest, total = hashlib.sha256(), [0]
-    collected = collect_images(_hashed(folder_members(path, limits), digest, total), limits)
-    source = {"kind": "folder", "file": str(path.resolve()), "bytes": total[0], "sha256": digest.hexdigest()}
-    return _split(collected, source, test_fraction, seed)
+    check_split_args(test_fraction, seed)
+    source, digest = {"kind": "folder", "file": str(path.resolve()), "bytes": 0}, hashlib.sha256()
+    collected = collect_images(_fingerprinted(folder_members(path, limits), digest, source), limits)
+    return split_collected(collected, source | {"sha256": digest.hexdigest()}, test_fraction, seed)
 
 
-def _hashed(members: Iterator[Member], digest, total: list[int]) -> Iterator[Member]:
-    """Pass members through, folding each path and content hash into `digest` (a folder's fingerprint)."""
+def _fingerprinted(members: Iterator[Member], digest, source: dict) -> Iterator[Member]:
+    """Pass members through, folding each path and content hash into `digest` and sizes into source["bytes"]."""
     for member in members:
         if member.data is not None:
             digest.update(f"{member.path}\0{hashlib.sha256(member.data).hexdigest()}\n".encode())
-            total[0] += len(member.data)
+            source["bytes"] += len(member.data)
         yield member
-
-
-def _check_split_args(test_fraction: float, seed: int) -> None:
-    if not 0 < test_fraction < 1:
-        raise DatasetError(f"The test fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
-    if not isinstance(seed, int) or seed < 0:
-        raise DatasetError(f"The seed must be an integer >= 0, got {seed!r}.")
-
-
-def _split(data: Collected, source: dict, test_fraction: float, seed: int) -> Analysis:
-    """Check the collected images, then split (unless the source did) and shuffle each split, seeded."""
-    if len(data.labels) == 0:
-        reasons = Counter(reason.split(" (")[0] for _, reason in data.skipped).most_common(3)
-        why = "; ".join(f"{n} {r}" for r, n in reasons) or "no files"
-        raise DatasetError(f"No usable images found in {source['file']} (skipped: {why}). Expected one folder per "
-                           "class, e.g. cat/001.png, holding PNG, JPEG, BMP or TIFF images.")
-    present = [data.class_names[k] for k in np.unique(data.labels)]
-    if len(present) < 2:
-        raise DatasetError(f"Only one class ({present[0]}) has images; a classifier needs at least two classes.")
-    if len(data.class_names) > MAX_CLASSES:
-        raise DatasetError(f"{len(data.class_names)} classes found; at most {MAX_CLASSES} are supported.")
-    rng = np.random.default_rng(seed)
-    if data.is_test is not None:
-        is_test, split = data.is_test, {"kind": "arrays" if source["kind"] == "npz" else "folders"}
-    else:
-        is_test, split = np.zeros(len(data.labels), dtype=bool), {"kind": "stratified", "test_fraction": test_fraction}
-        for k in np.unique(data.labels):  # every class with 2+ images keeps at least one in each split
-            members = rng.permutation(np.flatnonzero(data.labels == k))
-            n_test = min(max(round(len(members) * test_fraction), 1), len(members) - 1)
-            is_test[members[:n_test]] = True
-    train, test = rng.permutation(np.flatnonzero(~is_test)), rng.permutation(np.flatnonzero(is_test))
-    if len(train) == 0 or len(test) == 0:
-        raise DatasetError(f"The {'test' if len(test) == 0 else 'train'} split is empty; add images or change "
-                           "the test fraction.")
-    return Analysis(source, data, train, test, split | {"seed": seed})
 
 
 def commit(analysis: Analysis, name: str, data_dir: Path | str) -> Path:

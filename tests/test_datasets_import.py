@@ -171,10 +171,12 @@ def test_npz_with_split_arrays_and_odd_sizes():
 def test_server_folder_import_matches_the_zip_import(tmp_path):
     write_tree(tmp_path / "src", shape_files(5))
     os.symlink("/etc/hostname", tmp_path / "src" / "bar" / "link.png")
+    os.mkfifo(tmp_path / "src" / "dash" / "pipe.png")  # opening it for reading would block forever
     from_folder = datasets.analyse_path(tmp_path / "src")
     from_zip = datasets.analyse_bytes("x.zip", shape_zip(5))
     assert from_folder.source["kind"] == "folder"
-    assert ("bar/link.png", "symbolic link (not followed)") in from_folder.data.skipped
+    assert from_folder.data.skipped == [("bar/link.png", "symbolic link (not followed)"),
+                                        ("dash/pipe.png", "not a regular file")]
     assert np.array_equal(from_folder.arrays()["train_images"], from_zip.arrays()["train_images"])
     assert datasets.analyse_path(tmp_path / "src").source["sha256"] == from_folder.source["sha256"]
 

@@ -80,7 +80,8 @@ def _label(decoded, files, folders, skipped) -> Collected:
         raise DatasetError(f"Found a {present[0]}/ folder but no {missing}/ folder. Put class folders in both "
                            "train/ and test/, or put the class folders at the top to have a test split made.")
     split_mode = bool(present)
-    all_classes = {c for p in files + folders if (c := _place(p[depth:], split_mode)[1])}
+    inside = [p for p in folders if len(p) > depth and p[:depth] == files[0][:depth]]  # folders below the wrapper
+    all_classes = {c for p in files + inside if (c := _place(p[depth:], split_mode)[1])}
     kept, places, sizes, inverted = [], [], Counter(), 0
     for path, parts, image, size, was_inverted in decoded:
         split, name, reason = _place(parts[depth:], split_mode)

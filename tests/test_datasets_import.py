@@ -67,6 +67,14 @@ def test_zip_with_train_and_test_folders_keeps_that_split_inside_a_wrapper_folde
     assert skipped["pets/train/bar/000.png"] == "duplicate of pets/test/bar/copy.png"  # no test image leaks
 
 
+def test_folders_around_the_layout_are_looked_through():
+    files = shape_files(3, prefix="home/me/pets/") | {"home/": b"", "home/me/": b"", "home/me/pets/empty/": b"",
+                                                        "elsewhere/": b""}
+    analysis = datasets.analyse_bytes("x.zip", make_zip(files))
+    assert analysis.class_names == ["bar", "box", "dash"]
+    assert analysis.empty_classes == ["empty (no usable images)"]
+
+
 def test_empty_class_folders_and_hidden_files_are_reported():
     files = shape_files(4) | {"empty/": b"", "bad/notes.txt": b"x", "__MACOSX/bar/._000.png": b"x",
                               "bar/.DS_Store": b"x"}

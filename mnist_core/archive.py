@@ -16,7 +16,6 @@ import os
 import re
 import stat
 import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,8 +80,8 @@ def zip_members(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The a
     """Check the whole archive now (DatasetError if unsafe), then yield its members one by one, sorted."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise DatasetError(f"{what} is not a readable zip file ({exc}).") from exc
+    except Exception as exc:  # damaged archives fail in many ways inside zipfile (even NotImplementedError)
+        raise DatasetError(f"{what} is not a readable zip file ({type(exc).__name__}: {exc}).") from exc
     infos = archive.infolist()
     if len(infos) > limits.files:
         raise DatasetError(f"{what} has {len(infos):,} members; the limit is {limits.files:,} files.")
@@ -115,8 +114,11 @@ def _read_zip(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: Li
         try:
             with archive.open(info) as stream:
                 content = read_limited(stream, budget, what)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            raise DatasetError(f"{what} is corrupt: member {info.filename!r} cannot be read ({exc}).") from exc
+        except DatasetError:
+            raise
+        except Exception as exc:  # zipfile and zlib raise many types for damaged data (even a bad seek)
+            raise DatasetError(f"{what} is corrupt: member {info.filename!r} cannot be read "
+                               f"({type(exc).__name__}: {exc}).") from exc
         if len(content) != info.file_size:
             raise DatasetError(f"{what} is corrupt or crafted: member {info.filename!r} holds {len(content):,} "
                                f"bytes but its header says {info.file_size:,}.")

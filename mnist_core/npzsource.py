@@ -43,8 +43,8 @@ def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarr
                                    "numpy.savez(path, images=images.astype('uint8'), labels=labels.astype('int64'))."
                                    ) from exc
             raise DatasetError(f"Array {key!r} in the .npz file is unreadable ({exc}).") from exc
-        except (OSError, EOFError) as exc:
-            raise DatasetError(f"Array {key!r} in the .npz file is unreadable ({exc}).") from exc
+        except Exception as exc:  # a damaged .npy header or body can fail in several ways
+            raise DatasetError(f"Array {key!r} in the .npz file is unreadable ({type(exc).__name__}: {exc}).") from exc
     return arrays
 
 

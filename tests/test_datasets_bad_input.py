@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import tracemalloc
 import zipfile
 
@@ -132,6 +133,28 @@ def test_empty_archive_is_refused():
 
 def test_not_a_zip_is_refused():
     refuse(b"this is plain text", r"not a readable zip file")
+
+
+def test_zip_needing_an_unknown_version_is_refused():
+    data = bytearray(shape_zip(3))
+    entry = data.find(b"PK\x01\x02")
+    struct.pack_into("<H", data, entry + 6, 150)  # "version needed to extract" 15.0: zipfile raises NotImplementedError
+    refuse(bytes(data), r"not a readable zip file \(NotImplementedError: zip file version 15.0\)")
+
+
+@pytest.mark.parametrize("file_name", ["shapes.zip", "shapes.npz"])
+def test_randomly_damaged_files_only_ever_raise_dataset_errors(file_name):
+    images, labels = shape_arrays(3)
+    good = shape_zip(3) if file_name.endswith(".zip") else npz_bytes(images=images, labels=labels)
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        damaged = bytearray(good)
+        for at in rng.integers(0, len(good), rng.integers(1, 5)):
+            damaged[at] = rng.integers(0, 256)
+        try:
+            datasets.analyse_bytes(file_name, bytes(damaged))
+        except DatasetError:
+            pass  # anything else (a traceback for the user) fails the test
 
 
 def test_unknown_extension_is_refused():

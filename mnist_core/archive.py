@@ -137,7 +137,7 @@ def folder_members(root: Path | str, limits: Limits = DEFAULT_LIMITS) -> Iterato
         raise DatasetError(f"{root} is not a folder on this server.")
     entries: list[tuple[str, Path, bool]] = []  # (relative posix path, absolute path, is a folder)
     files_seen = 0
-    for folder, dirs, files in os.walk(root, followlinks=False):
+    for folder, dirs, files in os.walk(root, followlinks=False, onerror=_refuse_unreadable):
         dirs.sort()
         for name in dirs + sorted(files):
             path = Path(folder) / name
@@ -149,6 +149,12 @@ def folder_members(root: Path | str, limits: Limits = DEFAULT_LIMITS) -> Iterato
     if not files_seen:
         raise DatasetError(f"{root} is empty: it holds no files.")
     return _read_folder(sorted(entries), limits, str(root))
+
+
+def _refuse_unreadable(exc: OSError) -> None:
+    """os.walk's error hook: a subfolder that cannot be listed would silently drop its images."""
+    raise DatasetError(f"Cannot read folder {exc.filename} ({exc.strerror or exc}); fix its permissions "
+                       "or leave it out.") from exc
 
 
 def _read_folder(entries: list[tuple[str, Path, bool]], limits: Limits, what: str) -> Iterator[Member]:

@@ -81,14 +81,18 @@ def analyse_path(path: Path | str, test_fraction: float = 0.2, seed: int = 0,
                  limits: Limits = DEFAULT_LIMITS) -> Analysis:
     """Analyse a .zip or .npz file, or a folder of class folders, on this machine; nothing is written."""
     path = Path(path).expanduser()
-    if path.is_file():
-        if path.stat().st_size > limits.upload_bytes:
-            raise DatasetError(f"{path} is {path.stat().st_size / MB:,.1f} MB; the file limit is "
-                               f"{limits.upload_bytes / MB:.0f} MB. Unpack it and import the folder instead.")
-        with open(path, "rb") as stream:
-            return analyse_bytes(path.name, read_limited(stream, limits.upload_bytes, str(path)), test_fraction,
-                                 seed, limits)
-    if not path.is_dir():
+    try:
+        if path.is_file():
+            if path.stat().st_size > limits.upload_bytes:
+                raise DatasetError(f"{path} is {path.stat().st_size / MB:,.1f} MB; the file limit is "
+                                   f"{limits.upload_bytes / MB:.0f} MB. Unpack it and import the folder instead.")
+            with open(path, "rb") as stream:
+                data = read_limited(stream, limits.upload_bytes, str(path))
+            return analyse_bytes(path.name, data, test_fraction, seed, limits)
+        is_dir = path.is_dir()
+    except OSError as exc:  # e.g. a folder on the way that this server may not enter
+        raise DatasetError(f"{path} cannot be read on this machine ({exc.strerror or exc}).") from exc
+    if not is_dir:
         raise DatasetError(f"{path} does not exist on this machine.")
     check_split_args(test_fraction, seed)
     source, digest = {"kind": "folder", "file": str(path.resolve()), "bytes": 0}, hashlib.sha256()

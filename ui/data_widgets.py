@@ -119,7 +119,7 @@ def models_in_and_out(runs_dir: Path, data_dir: Path) -> None:
         try:
             with st.spinner("Checking the model and evaluating it on its test set…"):
                 run_dir = import_model(upload.getvalue(), runs_dir, data_dir, upload.name)
-        except (RunStoreError, DatasetError) as exc:
+        except (RunStoreError, DatasetError, OSError) as exc:
             st.error(str(exc))
             return
         st.success(f"Added run {run_dir.name}; choose it in the sidebar to review it.")

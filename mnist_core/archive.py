@@ -1,0 +1,179 @@
+"""Read the files of a zip archive or a server folder into memory, safely and within limits.
+
+Nothing is ever extracted to disk. A zip is checked as a whole before any member is read: member
+paths that would escape the archive (`../`, absolute paths, drive letters), symbolic links, encryption,
+compression other than stored/deflate, too many members, and declared sizes over the limit are all
+rejected. While reading, the bytes actually produced are counted too, because headers can lie.
+
+    python -c "from mnist_core.archive import zip_members; print(list(zip_members(open('x.zip','rb').read())))"
+
+Also home of DatasetError, the one error every bad-input path of a dataset import raises.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+MB = 1024 * 1024
+CHUNK = 1 * MB
+SYMLINK_MODE = 0o120000
+SAFE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # bzip2/lzma can expand unboundedly per read
+
+
+class DatasetError(ValueError):
+    """Bad input to a dataset import: the message says what is wrong and what to do; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds for one import; tests shrink them."""
+
+    upload_bytes: int = 200 * MB  # the uploaded or named .zip/.npz file itself
+    unpacked_bytes: int = 1024 * MB  # everything read out of an archive or folder, all members together
+    files: int = 100_000  # members of an archive, files in a folder
+    image_pixels: int = 50_000_000  # width x height of one image, checked before decoding it
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class Member(NamedTuple):
+    """One entry: a file (`data` holds its bytes), a folder (`path` ends with "/", no data) or a file
+    that could not be read (`data` is None and `note` says why)."""
+
+    path: str
+    data: bytes | None
+    note: str = ""
+
+
+def read_limited(stream: BinaryIO, budget: int, what: str) -> bytes:
+    """All bytes of `stream`, but raise DatasetError as soon as more than `budget` bytes come out."""
+    parts, total = [], 0
+    while chunk := stream.read(min(CHUNK, budget + 1 - total)):
+        parts.append(chunk)
+        total += len(chunk)
+        if total > budget:
+            raise DatasetError(f"{what} unpacks to more data than allowed ({budget / MB:.0f} MB in all); "
+                               "it may be a zip bomb. Nothing was imported.")
+    return b"".join(parts)
+
+
+def check_member_name(name: str) -> str | None:
+    """Why a member path is unsafe, or None when it stays inside the archive."""
+    if "\x00" in name:
+        return "has a NUL byte in its name"
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return "has an absolute path"
+    if ".." in re.split(r"[/\\]", name):
+        return "has a path that escapes the archive (..)"
+    return None
+
+
+def zip_members(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The archive") -> Iterator[Member]:
+    """Check the whole archive now (DatasetError if unsafe), then yield its members one by one, sorted."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except Exception as exc:  # damaged archives fail in many ways inside zipfile (even NotImplementedError)
+        raise DatasetError(f"{what} is not a readable zip file ({type(exc).__name__}: {exc}).") from exc
+    infos = archive.infolist()
+    if len(infos) > limits.files:
+        raise DatasetError(f"{what} has {len(infos):,} members; the limit is {limits.files:,} files.")
+    for info in infos:
+        reason = check_member_name(info.filename)
+        if reason is None and (info.external_attr >> 16) & 0o170000 == SYMLINK_MODE:
+            reason = "is a symbolic link (links are not allowed in archives)"
+        if reason is None and info.flag_bits & 0x1:
+            reason = "is encrypted"
+        if reason is None and info.compress_type not in SAFE_COMPRESSION:
+            reason = f"uses compression method {info.compress_type}; re-create the zip with standard deflate"
+        if reason:
+            raise DatasetError(f"Unsafe or unsupported archive: member {info.filename!r} {reason}. "
+                               "Nothing was imported.")
+    declared = sum(i.file_size for i in infos)
+    if declared > limits.unpacked_bytes:
+        raise DatasetError(f"{what} declares {declared / MB:,.0f} MB of unpacked data; the limit is "
+                           f"{limits.unpacked_bytes / MB:.0f} MB. Nothing was imported.")
+    if not any(not i.is_dir() for i in infos):
+        raise DatasetError(f"{what} is empty: it holds no files.")
+    return _read_zip(archive, sorted(infos, key=lambda i: i.filename), limits, what)
+
+
+def _read_zip(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: Limits, what: str) -> Iterator[Member]:
+    budget = limits.unpacked_bytes
+    for info in infos:
+        if info.is_dir():
+            yield Member(info.filename, None)
+            continue
+        try:
+            with archive.open(info) as stream:
+                content = read_limited(stream, budget, what)
+        except DatasetError:
+            raise
+        except Exception as exc:  # zipfile and zlib raise many types for damaged data (even a bad seek)
+            raise DatasetError(f"{what} is corrupt: member {info.filename!r} cannot be read "
+                               f"({type(exc).__name__}: {exc}).") from exc
+        if len(content) != info.file_size:
+            raise DatasetError(f"{what} is corrupt or crafted: member {info.filename!r} holds {len(content):,} "
+                               f"bytes but its header says {info.file_size:,}.")
+        budget -= len(content)
+        yield Member(info.filename, content)
+
+
+def folder_members(root: Path | str, limits: Limits = DEFAULT_LIMITS) -> Iterator[Member]:
+    """Check the folder now (exists, not too many files), then yield its files and subfolders, sorted.
+
+    Symbolic links are never followed and special files (pipes, devices) are never opened: both are
+    yielded with a note instead of data, as are files that cannot be read.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder on this server.")
+    entries: list[tuple[str, Path, bool]] = []  # (relative posix path, absolute path, is a folder)
+    files_seen = 0
+    for folder, dirs, files in os.walk(root, followlinks=False, onerror=_refuse_unreadable):
+        dirs.sort()
+        for name in dirs + sorted(files):
+            path = Path(folder) / name
+            is_dir = name in dirs and not path.is_symlink()  # a linked folder is listed, never entered
+            files_seen += not is_dir
+            if files_seen > limits.files:
+                raise DatasetError(f"{root} holds more than {limits.files:,} files; that is the limit.")
+            entries.append((path.relative_to(root).as_posix() + ("/" if is_dir else ""), path, is_dir))
+    if not files_seen:
+        raise DatasetError(f"{root} is empty: it holds no files.")
+    return _read_folder(sorted(entries), limits, str(root))
+
+
+def _refuse_unreadable(exc: OSError) -> None:
+    """os.walk's error hook: a subfolder that cannot be listed would silently drop its images."""
+    raise DatasetError(f"Cannot read folder {exc.filename} ({exc.strerror or exc}); fix its permissions "
+                       "or leave it out.") from exc
+
+
+def _read_folder(entries: list[tuple[str, Path, bool]], limits: Limits, what: str) -> Iterator[Member]:
+    budget = limits.unpacked_bytes
+    for rel, path, is_dir in entries:
+        if is_dir:
+            yield Member(rel, None)
+            continue
+        if os.path.islink(path):
+            yield Member(rel, None, "symbolic link (not followed)")
+            continue
+        try:  # O_NOFOLLOW and fstat again: the entry may have been swapped since it was listed
+            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as stream:
+                if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                    yield Member(rel, None, "not a regular file")  # a pipe or device would block or never end
+                    continue
+                content = read_limited(stream, budget, what)
+        except OSError as exc:
+            yield Member(rel, None, f"unreadable ({exc.strerror or exc})")
+            continue
+        budget -= len(content)
+        yield Member(rel, content)

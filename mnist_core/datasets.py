@@ -1,0 +1,199 @@
+"""Bring your own data: import a .zip of class folders, an .npz, or a folder on the server as a data source.
+
+Importing is two steps. `analyse_bytes` / `analyse_path` read and check everything in memory and return an
+Analysis (the arrays plus a validation report; nothing is written). `commit` stores it as
+<data dir>/datasets/<name>/manifest.json + data.npz, built in a hidden staging folder and renamed into
+place, so a half-imported dataset is never visible. It is then a data source like any other
+(`python -m mnist_core.train --data NAME`). Every bad input raises DatasetError (a ValueError).
+
+    python -m mnist_core.datasets import PATH --name NAME [--test-fraction 0.2] [--seed 0] [--dry-run]
+    python -m mnist_core.datasets list
+    python -m mnist_core.datasets remove NAME
+    (each takes --data-dir DIR; the default is $MNIST_DATA_DIR or ./data)
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from mnist_core.analysis import Analysis, Preview, check_split_args, preview, split_collected
+from mnist_core.archive import (
+    DEFAULT_LIMITS,
+    MB,
+    DatasetError,
+    Limits,
+    Member,
+    folder_members,
+    read_limited,
+    zip_members,
+)
+from mnist_core.data import BUILTIN_SOURCES, default_data_dir, imported_dir, list_data_sources
+from mnist_core.imagefolder import collect_images
+from mnist_core.npzsource import collect_npz
+
+__all__ = ["Analysis", "DatasetError", "Limits", "Preview", "analyse_bytes", "analyse_path", "commit",
+           "list_imported", "preview", "remove_dataset", "validate_name"]
+
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+def validate_name(name: str, data_dir: Path | str) -> str:
+    """`name` if a new dataset may take it, else DatasetError saying why."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise DatasetError(f"Dataset name {name!r} is not allowed: use 1 to 40 lowercase letters, digits, '-' "
+                           "or '_', starting with a letter or digit.")
+    if name in BUILTIN_SOURCES:
+        raise DatasetError(f"{name!r} is a built-in data source; choose another name.")
+    if (imported_dir(data_dir) / name).exists():
+        raise DatasetError(f"A dataset named {name!r} already exists; remove it first or choose another name.")
+    return name
+
+
+def analyse_bytes(file_name: str, data: bytes, test_fraction: float = 0.2, seed: int = 0,
+                  limits: Limits = DEFAULT_LIMITS) -> Analysis:
+    """Analyse an uploaded .zip (class folders of images) or .npz file; nothing is written."""
+    kind = Path(file_name).suffix.lower().lstrip(".")
+    if kind not in ("zip", "npz"):
+        raise DatasetError(f"{file_name!r}: expected a .zip of class folders or an .npz file.")
+    if len(data) > limits.upload_bytes:
+        raise DatasetError(f"{file_name} is {len(data) / MB:,.1f} MB; the upload limit is "
+                           f"{limits.upload_bytes / MB:.0f} MB. Put the data in a folder on the server and "
+                           "import the folder instead.")
+    check_split_args(test_fraction, seed)
+    collected = (collect_npz(data, limits) if kind == "npz"
+                 else collect_images(zip_members(data, limits, what=file_name), limits))
+    source = {"kind": kind, "file": Path(file_name).name, "bytes": len(data),
+              "sha256": hashlib.sha256(data).hexdigest()}
+    return split_collected(collected, source, test_fraction, seed)
+
+
+def analyse_path(path: Path | str, test_fraction: float = 0.2, seed: int = 0,
+                 limits: Limits = DEFAULT_LIMITS) -> Analysis:
+    """Analyse a .zip or .npz file, or a folder of class folders, on this machine; nothing is written."""
+    path = Path(path).expanduser()
+    try:
+        if path.is_file():
+            if path.stat().st_size > limits.upload_bytes:
+                raise DatasetError(f"{path} is {path.stat().st_size / MB:,.1f} MB; the file limit is "
+                                   f"{limits.upload_bytes / MB:.0f} MB. Unpack it and import the folder instead.")
+            with open(path, "rb") as stream:
+                data = read_limited(stream, limits.upload_bytes, str(path))
+            return analyse_bytes(path.name, data, test_fraction, seed, limits)
+        is_dir = path.is_dir()
+    except OSError as exc:  # e.g. a folder on the way that this server may not enter
+        raise DatasetError(f"{path} cannot be read on this machine ({exc.strerror or exc}).") from exc
+    if not is_dir:
+        raise DatasetError(f"{path} does not exist on this machine.")
+    check_split_args(test_fraction, seed)
+    source, digest = {"kind": "folder", "file": str(path.resolve()), "bytes": 0}, hashlib.sha256()
+    collected = collect_images(_fingerprinted(folder_members(path, limits), digest, source), limits)
+    return split_collected(collected, source | {"sha256": digest.hexdigest()}, test_fraction, seed)
+
+
+def _fingerprinted(members: Iterator[Member], digest, source: dict) -> Iterator[Member]:
+    """Pass members through, folding each path and content hash into `digest` and sizes into source["bytes"]."""
+    for member in members:
+        if member.data is not None:
+            digest.update(f"{member.path}\0{hashlib.sha256(member.data).hexdigest()}\n".encode())
+            source["bytes"] += len(member.data)
+        yield member
+
+
+def commit(analysis: Analysis, name: str, data_dir: Path | str) -> Path:
+    """Store the analysed dataset as <data dir>/datasets/<name>/; it appears whole or not at all."""
+    validate_name(name, data_dir)
+    root = imported_dir(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=root))  # hidden: holds no manifest.json itself
+    try:
+        folder = staging / name
+        folder.mkdir()
+        np.savez(folder / "data.npz", **analysis.arrays())
+        (folder / "manifest.json").write_text(json.dumps(analysis.manifest(name), indent=2))
+        validate_name(name, data_dir)  # another import may have taken the name meanwhile
+        os.rename(folder, root / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return root / name
+
+
+def list_imported(data_dir: Path | str) -> list[dict]:
+    """The manifest of every imported dataset, by name; an unreadable one gets an `error` entry instead."""
+    rows = []
+    for name in (n for n in list_data_sources(data_dir) if n not in BUILTIN_SOURCES):
+        try:
+            rows.append(json.loads((imported_dir(data_dir) / name / "manifest.json").read_text()))
+        except (OSError, ValueError) as exc:
+            rows.append({"name": name, "error": f"unreadable manifest ({exc})"})
+    return rows
+
+
+def remove_dataset(name: str, data_dir: Path | str) -> None:
+    """Delete an imported dataset; it disappears at once (renamed away, then deleted)."""
+    folder = imported_dir(data_dir) / name
+    if not NAME_PATTERN.fullmatch(name) or name in BUILTIN_SOURCES or not (folder / "manifest.json").is_file():
+        raise DatasetError(f"No imported dataset named {name!r} in {imported_dir(data_dir)}.")
+    trash = Path(tempfile.mkdtemp(prefix=".remove-", dir=folder.parent))
+    os.rename(folder, trash / name)
+    shutil.rmtree(trash)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=str(default_data_dir()), help="default: $MNIST_DATA_DIR or ./data")
+    p = argparse.ArgumentParser(prog="python -m mnist_core.datasets", description="Import your own datasets.")
+    sub = p.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("import", parents=[common], help="import a .zip, an .npz or a folder of class folders")
+    imp.add_argument("path")
+    imp.add_argument("--name", required=True, help="the new data source's name, e.g. my-digits")
+    imp.add_argument("--test-fraction", type=float, default=0.2, help="share of each class held out for testing")
+    imp.add_argument("--seed", type=int, default=0, help="seed of the split and of the stored order")
+    imp.add_argument("--dry-run", action="store_true", help="print the validation report, write nothing")
+    sub.add_parser("list", parents=[common], help="list imported datasets")
+    rm = sub.add_parser("remove", parents=[common], help="delete an imported dataset")
+    rm.add_argument("name")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.command == "list":
+            for row in list_imported(args.data_dir):
+                counts = row.get("counts", {})
+                print(f"{row['name']}: " + (row.get("error") or f"{len(row['class_names'])} classes, "
+                      f"{sum(counts['train'].values()):,} train, {sum(counts['test'].values()):,} test, "
+                      f"from {row['source']['file']}"))
+        elif args.command == "remove":
+            remove_dataset(args.name, args.data_dir)
+            print(f"removed {args.name}")
+        else:
+            validate_name(args.name, args.data_dir)  # before reading what may be gigabytes
+            analysis = analyse_path(args.path, args.test_fraction, args.seed)
+            print("\n".join(analysis.report()))
+            if args.dry_run:
+                print("dry run: nothing was written")
+                return 0
+            folder = commit(analysis, args.name, args.data_dir)
+            print(f"imported {args.name!r} into {folder}\ntrain on it: python -m mnist_core.train --data {args.name}")
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: could not write to {args.data_dir}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Data page: bring your own dataset (a .zip with one folder per class, an .npz, or a folder on the server),
+check its preview and validation report before importing it, manage imported datasets, and move trained
+models in and out as single files.
+
+    streamlit run pages/data.py        (standalone; app.py also routes to it)
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # standalone runs import mnist_core and ui
+
+import streamlit as st  # noqa: E402
+
+from mnist_core.datasets import DatasetError, commit, validate_name  # noqa: E402
+from ui import state  # noqa: E402
+from ui.data_widgets import analysis_for, dataset_manager, flash, models_in_and_out, show_analysis  # noqa: E402
+
+st.header("Data")
+flash()
+st.subheader("Bring your own data")
+st.caption("One folder per class (`cat/001.png`, …; optionally inside `train/` and `test/`), PNG, JPEG, BMP or "
+           "TIFF of any size, or an .npz with `images` and `labels`. Images become 28x28 grayscale, light ink on "
+           "black like MNIST: dark-on-light images are inverted.")
+upload = st.file_uploader("A .zip of class folders, or an .npz", type=["zip", "npz"], key="data_upload")
+folder = st.text_input("…or a folder on this server", key="data_folder", placeholder="/srv/data/my_digits")
+name = st.text_input("Dataset name", key="data_name", placeholder="my-digits",
+                     help="1-40 lowercase letters, digits, '-' or '_'; it becomes the data source's name.")
+fraction = st.slider("Test fraction", 0.05, 0.5, 0.2, 0.05, key="data_test_fraction",
+                     help="Share of each class held out for testing, unless the data has train/ and test/.")
+
+analysis = analysis_for(upload, folder, fraction)
+if analysis is not None:
+    show_analysis(analysis)
+    problem = None
+    try:
+        validate_name(name, state.data_dir())
+    except DatasetError as exc:
+        problem = str(exc)
+    if name and problem:
+        st.warning(problem)
+    if st.button("Import", key="data_import", type="primary", disabled=problem is not None):
+        try:
+            commit(analysis, name, state.data_dir())
+            st.success(f"Imported {name!r}. Train on it by choosing data source {name!r} on the Train page.")
+        except (DatasetError, OSError) as exc:
+            st.error(f"Nothing was imported: {exc}")
+
+st.subheader("Imported datasets")
+dataset_manager(state.data_dir())
+st.subheader("Models in and out")
+models_in_and_out(state.runs_dir(), state.data_dir())

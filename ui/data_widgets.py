@@ -1,0 +1,125 @@
+"""The Data page's sections: analyse a source (kept per session), show its preview and validation report,
+the imported-datasets table with a confirmed remove, and models in and out. Errors become st.error.
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from mnist_core.datasets import (
+    Analysis,
+    DatasetError,
+    analyse_bytes,
+    analyse_path,
+    list_imported,
+    preview,
+    remove_dataset,
+)
+from mnist_core.runs import RunStoreError
+from mnist_core.transfer import export_file_name, export_model, import_model
+from ui import state
+from ui.grid import render_grid
+
+ANALYSIS_KEY = "data_analysis"  # session_state: (what was analysed, Analysis or the error message)
+FLASH_KEY = "data_flash"  # session_state: a success message to show after a rerun
+
+
+def analysis_for(upload, folder: str, test_fraction: float) -> Analysis | None:
+    """The analysis of the uploaded file, else of the server folder; computed once per source and fraction."""
+    if upload is not None:
+        source = ("upload", upload.file_id, test_fraction)
+    elif folder.strip():
+        source = ("folder", folder.strip(), test_fraction)
+    else:
+        return None
+    cached = st.session_state.get(ANALYSIS_KEY)
+    if cached is None or cached[0] != source:
+        try:
+            with st.spinner("Reading and checking every file…"):
+                result = (analyse_bytes(upload.name, upload.getvalue(), test_fraction) if upload is not None
+                          else analyse_path(source[1], test_fraction))
+        except DatasetError as exc:
+            result = str(exc)
+        st.session_state[ANALYSIS_KEY] = cached = (source, result)
+    if isinstance(cached[1], str):
+        st.error(cached[1])
+        return None
+    return cached[1]
+
+
+def show_analysis(analysis: Analysis) -> None:
+    """The 5x5 preview grid, the class counts and the validation report."""
+    shown = preview(analysis)
+    left, right = st.columns([3, 2])
+    left.image(render_grid(shown.images, shown.titles), caption="First training images, as the model will see them")
+    right.dataframe(pd.DataFrame(shown.counts).rename_axis("class"), width="stretch")
+    st.markdown("\n".join(f"- {line}" for line in analysis.report(skipped_lines=0)))
+    if analysis.data.skipped:
+        with st.expander(f"Skipped files ({len(analysis.data.skipped):,})"):
+            st.dataframe(pd.DataFrame(analysis.data.skipped, columns=["file", "reason"]), hide_index=True)
+
+
+def flash() -> None:
+    if message := st.session_state.pop(FLASH_KEY, None):
+        st.success(message)
+
+
+def dataset_manager(data_dir: Path) -> None:
+    """The imported datasets, and removing one after an explicit confirmation."""
+    rows = list_imported(data_dir)
+    if not rows:
+        st.caption("No imported datasets yet.")
+        return
+    st.dataframe(pd.DataFrame([_table_row(r) for r in rows]), hide_index=True, width="stretch")
+    choice = st.selectbox("Remove a dataset", [r["name"] for r in rows], index=None, key="data_remove_choice",
+                          placeholder="Choose a dataset to remove…")
+    if choice is None:
+        return
+    sure = st.checkbox(f"Yes, delete {choice!r} for good (runs trained on it stay, but cannot be reviewed "
+                       "without it)", key="data_remove_confirm")
+    if st.button("Remove", key="data_remove", disabled=not sure):
+        try:
+            remove_dataset(choice, data_dir)
+        except (DatasetError, OSError) as exc:
+            st.error(f"Could not remove {choice!r}: {exc}")
+            return
+        for key in ("data_remove_choice", "data_remove_confirm", ANALYSIS_KEY):
+            st.session_state.pop(key, None)
+        st.session_state[FLASH_KEY] = f"Removed dataset {choice!r}."
+        st.rerun()
+
+
+def _table_row(manifest: dict) -> dict:
+    if "error" in manifest:
+        return {"name": manifest["name"], "classes": None, "train": None, "test": None, "source": manifest["error"]}
+    counts = manifest["counts"]
+    return {"name": manifest["name"], "classes": len(manifest["class_names"]),
+            "train": sum(counts["train"].values()), "test": sum(counts["test"].values()),
+            "source": f"{manifest['source']['kind']}: {manifest['source']['file']}", "imported": manifest["created"]}
+
+
+def models_in_and_out(runs_dir: Path, data_dir: Path) -> None:
+    """Download a finished run's model as one file; upload such a file to add it as a run."""
+    finished = state.finished_runs()
+    if finished:
+        ids = [r.run_id for r in finished]
+        labels = {r.run_id: state.run_label(r) for r in finished}
+        current = state.selected_run()
+        chosen = st.selectbox("Run", ids, index=ids.index(current.run_id), format_func=labels.get, key="model_run")
+        run = finished[ids.index(chosen)]
+        st.download_button("Download model", data=partial(export_model, run.path), file_name=export_file_name(run),
+                           mime="application/octet-stream", key="model_download", on_click="ignore")
+    else:
+        st.caption("No finished run to download yet.")
+    upload = st.file_uploader("Add a model file (.pt from Download model) as a run", type=["pt"], key="model_upload")
+    if upload is not None and st.button("Add as run", key="model_import"):
+        try:
+            with st.spinner("Checking the model and evaluating it on its test set…"):
+                run_dir = import_model(upload.getvalue(), runs_dir, data_dir, upload.name)
+        except (RunStoreError, DatasetError, OSError) as exc:
+            st.error(str(exc))
+            return
+        st.success(f"Added run {run_dir.name}; choose it in the sidebar to review it.")

@@ -12,6 +12,7 @@ st.set_page_config(page_title="MNIST Lab", page_icon="✍️", layout="wide")
 
 PAGES = [
     st.Page("pages/train.py", title="Train", icon="🏋️", default=True),
+    st.Page("pages/data.py", title="Data", icon="🗂️"),
     st.Page("pages/predictions.py", title="Predictions", icon="🔢"),
     st.Page("pages/probabilities.py", title="Probabilities", icon="📊"),
     st.Page("pages/draw.py", title="Draw", icon="✏️"),

@@ -1,21 +1,14 @@
 """Data page: bring your own dataset (a .zip with one folder per class, an .npz, or a folder on the server),
 check its preview and validation report before importing it, manage imported datasets, and move trained
 models in and out as single files.
-
-    streamlit run pages/data.py        (standalone; app.py also routes to it)
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # standalone runs import mnist_core and ui
-
-import streamlit as st  # noqa: E402
-
-from mnist_core.datasets import DatasetError, commit, validate_name  # noqa: E402
-from ui import state  # noqa: E402
-from ui.data_widgets import analysis_for, dataset_manager, flash, models_in_and_out, show_analysis  # noqa: E402
+from mnist_core.datasets import DatasetError, commit, validate_name
+from ui import state
+from ui.data_widgets import analysis_for, dataset_manager, flash, models_in_and_out, show_analysis
 
 st.header("Data")
 flash()

@@ -3,13 +3,11 @@ large with its class probabilities; accuracy, per-class accuracy and a clickable
 """
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from mnist_core.browse import OUTCOMES, SORTS, filter_images, page_count, page_of
 from mnist_core.predict import evaluate
-from ui.charts import confusion_figure, probability_bars
+from ui.charts import accuracy_bars, confusion_figure, probability_bars
 from ui.grid import GREEN, RED, enlarge, grid_png
 from ui.state import require_run_view
 from ui.url import publish, restore
@@ -60,15 +58,17 @@ if len(shown):
                                                   f"{names[view.predicted[i]]} ({view.confidence[i]:.1%})")
     publish(image=image)
     right.image(enlarge(view.images[image], 196))
-    right.plotly_chart(probability_bars(view.probs[image], names, highlight=int(view.labels[image])),
-                       key="pred_image_probs")
+    bars = view.derived(("probability_bars", image),
+                        lambda: probability_bars(view.probs[image], names, highlight=int(view.labels[image])))
+    right.plotly_chart(bars, key="pred_image_probs")
 else:
     left.info("No test image matches these filters.")
 
-metrics = evaluate(view.probs, view.labels)
+metrics = view.derived("metrics", lambda: evaluate(view.probs, view.labels))
 st.subheader(f"Accuracy {metrics['accuracy']:.2%} · {int((~view.correct).sum())} wrong")
 a, b = st.columns(2)
-a.bar_chart(pd.DataFrame({"class": names, "accuracy": np.round(metrics["per_class_accuracy"], 4)}).set_index("class"))
-b.plotly_chart(confusion_figure(metrics["confusion"], names), key="pred_confusion", on_select=_select_cell,
-               selection_mode="points")
+a.plotly_chart(view.derived("accuracy_bars", lambda: accuracy_bars(metrics["per_class_accuracy"], names)),
+               key="pred_accuracy")
+b.plotly_chart(view.derived("confusion", lambda: confusion_figure(metrics["confusion"], names)),
+               key="pred_confusion", on_select=_select_cell, selection_mode="points")
 b.caption("Click a cell to show exactly those images in the grid.")

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from mnist_core.browse import below_threshold, page_count, page_of, threshold_table
-from ui.charts import histogram_grid, probability_histogram
+from ui.charts import histogram_grid, move_threshold, probability_histogram
 from ui.grid import GREEN, RED, grid_png
 from ui.state import require_run_view
 from ui.url import publish, restore
@@ -25,9 +25,14 @@ threshold = right.slider("Threshold on p(k | image)", 0.0, 1.0, step=0.01, key="
 k = names.index(name)
 publish(**{"class": name, "threshold": f"{threshold:.2f}"})
 
-st.plotly_chart(probability_histogram(view.probs[view.labels == k, k], threshold,
-                                      f"Probability that a true {name} belongs to class {name}, p(C{name} | data)"),
-                key="prob_histogram")
+# This session's figure for (run, k) is built once (Plotly validation is slow); a slider move only moves the line.
+figure_key = (view.info.run_id, k)
+if st.session_state.get("prob_figure_key") != figure_key:
+    st.session_state["prob_figure_key"] = figure_key
+    st.session_state["prob_figure"] = probability_histogram(
+        view.probs[view.labels == k, k], threshold,
+        f"Probability that a true {name} belongs to class {name}, p(C{name} | data)")
+st.plotly_chart(move_threshold(st.session_state["prob_figure"], threshold), key="prob_histogram")
 under = below_threshold(view.labels, view.probs, k, threshold)
 wrong = int((view.predicted[under] != k).sum())
 st.metric(f"True {name}s under the threshold", f"{len(under)}", f"{wrong} of them misclassified",

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
-from tests.page_fixtures import make_finished_run
+from page_fixtures import make_finished_run
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 

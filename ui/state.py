@@ -5,7 +5,8 @@ run id and file modification time; a user's own choices live in st.session_state
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +50,21 @@ class RunView:
     predicted: np.ndarray  # (N,) argmax class
     confidence: np.ndarray  # (N,) probability of the predicted class
     p_true: np.ndarray  # (N,) probability of the given label
+    memo: dict = field(default_factory=dict)  # figures and tables derived from this run, built once
 
     @property
     def correct(self) -> np.ndarray:
         return self.predicted == self.labels
+
+    def derived(self, key, build: Callable):
+        """Build something that depends only on this run (a Plotly figure, a table) once, for every session.
+
+        Plotly validates a figure when it is built, which costs tens of ms; st.plotly_chart of a built figure
+        does not validate again. Callers must not mutate what they get back.
+        """
+        if key not in self.memo:
+            self.memo[key] = build()
+        return self.memo[key]
 
 
 @st.cache_resource(show_spinner="Loading run…", max_entries=8)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mnist_core import runs
-from mnist_core.config import TrainConfig
+from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import list_data_sources, load_dataset, normalization
 from mnist_core.trainer import train
 
@@ -63,19 +63,24 @@ def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str
     """Create the run folder and train in a detached process that outlives the page (and the browser tab)."""
     config.validate(known_data=list_data_sources(data_dir))
     run_dir = runs.create_run(runs_dir, config)
-    log = open(run_dir / "worker.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_core.launch", str(run_dir), str(data_dir)],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
-    log.close()
-    if runs.read_run(run_dir).status == "running":  # the worker may already have finished a tiny run
-        runs.set_status(run_dir, "running", pid=proc.pid)
+    args = [str(run_dir.resolve()), str(Path(data_dir).resolve())]  # absolute: the worker runs from the repo root
+    with open(run_dir / "worker.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "mnist_core.launch", *args],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
+    # From now on a dead worker means a failed run, even if it dies before writing its own pid. Only while
+    # still "running": a tiny run may already have finished, and its final status must stay.
+    runs.set_status(run_dir, "running", expect={"status": "running"}, pid=proc.pid)
     return run_dir
 
 
 def main(argv: list[str]) -> int:
     run_dir, data_dir = Path(argv[0]), Path(argv[1])
-    config = TrainConfig.from_dict(runs.read_json(run_dir / "config.json"))
+    try:
+        config = TrainConfig.from_dict(runs.read_json(run_dir / "config.json"))
+    except (runs.RunStoreError, ConfigError) as exc:
+        runs.set_status(run_dir, "failed", error=f"bad config.json: {exc}")
+        return 1
     status = run_training(config, run_dir, data_dir)
     return 0 if status["status"] in ("finished", "cancelled") else 1
 

@@ -51,12 +51,17 @@ def run_training(config: TrainConfig, run_dir: Path, data_dir: Path | str,
             if event["type"] in ("failed", "cancelled"):
                 return runs.set_status(run_dir, event["type"], error=event.get("error"))
         return runs.set_status(run_dir, "failed", error="training ended without a final event")
-    except (Exception, KeyboardInterrupt) as exc:
-        error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, KeyboardInterrupt) else "interrupted"
-        event = {"type": "failed", "error": error}
-        on_event(event)
-        runs.append_event(run_dir, event)
-        return runs.set_status(run_dir, "failed", error=error)
+    except KeyboardInterrupt:  # Ctrl-C in the CLI: the person stopped it, nothing broke
+        return _record_end(run_dir, on_event, "cancelled", "interrupted")
+    except Exception as exc:
+        return _record_end(run_dir, on_event, "failed", f"{type(exc).__name__}: {exc}")
+
+
+def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, error: str) -> dict:
+    event = {"type": kind, "error": error}
+    on_event(event)
+    runs.append_event(run_dir, event)
+    return runs.set_status(run_dir, kind, error=error)
 
 
 def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str) -> Path:

@@ -146,6 +146,8 @@ def test_predict_proba_matches_softmax_of_the_model(mnist_subset):
     assert probs.shape == (300, 10) and probs.dtype == torch.float32 and probs.device.type == "cpu"
     assert torch.allclose(probs, expected, atol=1e-6)
     assert model.training  # put back as it was
+    empty = predict_proba(model, images[:0], mean, std)
+    assert empty.shape == (0, 10) and empty.dtype == torch.float32
 
 
 def test_predict_proba_uses_eval_mode():

@@ -69,10 +69,14 @@ def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str
     config.validate(known_data=list_data_sources(data_dir))
     run_dir = runs.create_run(runs_dir, config)
     args = [str(run_dir.resolve()), str(Path(data_dir).resolve())]  # absolute: the worker runs from the repo root
-    with open(run_dir / "worker.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "mnist_core.launch", *args],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        with open(run_dir / "worker.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "mnist_core.launch", *args],
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
+    except OSError as exc:  # else the run would look "running" (with our pid) for as long as we live
+        runs.set_status(run_dir, "failed", error=f"could not start the training worker: {exc}")
+        raise
     # From now on a dead worker means a failed run, even if it dies before writing its own pid. Only while
     # still "running": a tiny run may already have finished, and its final status must stay.
     runs.set_status(run_dir, "running", expect={"status": "running"}, pid=proc.pid)

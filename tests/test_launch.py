@@ -85,6 +85,18 @@ def test_worker_with_an_unreadable_config_marks_the_run_failed(runs_dir, tmp_pat
     assert info.status == "failed" and info.error.startswith("bad config.json: colour: unknown field colour;")
 
 
+def test_a_worker_that_cannot_start_leaves_a_failed_run(tmp_path, monkeypatch):
+    def no_processes(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(launch.subprocess, "Popen", no_processes)
+    with pytest.raises(OSError):
+        launch.start_worker(QUICK, tmp_path / "runs", tmp_path / "data")
+    [info] = runs.list_runs(tmp_path / "runs")
+    assert info.status == "failed"
+    assert info.error == "could not start the training worker: [Errno 11] Resource temporarily unavailable"
+
+
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory):
     """Three detached workers started together (their start-up dominates): one to finish, one to cancel,

@@ -5,6 +5,7 @@ Recipes (`notebook`, `fast`, `best`) are named presets of TrainConfig fields.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,12 @@ class TrainConfig:
         need(_is_number(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing",
              f"must be in [0, 1), got {self.label_smoothing!r}")
         need(_is_int(self.workers) and self.workers >= 1, "workers", f"must be an integer >= 1, got {self.workers!r}")
+        for name in ("shuffle", "normalize", "augment"):
+            need(isinstance(getattr(self, name), bool), name, f"must be true or false, got {getattr(self, name)!r}")
+        for name in ("label_corrections", "recipe"):
+            need(isinstance(getattr(self, name), str), name, f"must be a string, got {getattr(self, name)!r}")
+        need(isinstance(self.data, str) and self.data != "", "data",
+             f"must be the name of a data source, got {self.data!r}")
         need(not self.label_corrections or Path(self.label_corrections).is_file(), "label_corrections",
              f"no such file: {self.label_corrections!r}")
         if known_data is not None:
@@ -78,10 +85,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
+        """A config from saved fields (missing ones take defaults); unknown fields raise ConfigError."""
+        if not isinstance(values, dict):
+            raise ConfigError("config", f"expected a mapping of field names to values, got {type(values).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ConfigError(unknown[0], f"unknown field; allowed: {', '.join(sorted(names))}")
+            raise ConfigError(unknown[0], f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                                          f"allowed: {', '.join(sorted(names))}")
         return cls(**values)
 
 
@@ -90,7 +101,8 @@ def _is_int(value) -> bool:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    """A finite int or float (NaN and inf are rejected; bools are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # Presets. `notebook` is the notebook exactly: no shuffle, raw [0, 1] pixels, batch 64, Adam 1e-3, 10 epochs.

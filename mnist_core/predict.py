@@ -20,12 +20,11 @@ def predict_proba(model: nn.Module, images: torch.Tensor, mean: float, std: floa
     was_training = model.training
     model.eval()
     out = []
-    for start in range(0, len(images), batch_size):
+    for start in range(0, max(len(images), 1), batch_size):  # no images: one empty batch gives (0, C)
         x = to_model_input(images[start:start + batch_size].to(device), mean, std)
         out.append(F.softmax(model(x).float(), dim=1).cpu())
     model.train(was_training)
-    n_classes = out[0].shape[1] if out else 0
-    return torch.cat(out) if out else torch.empty(0, n_classes)
+    return torch.cat(out)
 
 
 def evaluate(probs: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> dict:

@@ -1,22 +1,29 @@
-"""The run store: one folder per run, every write atomic (temp file, then rename).
+"""The run store: one folder per run; every file is written atomically (temp file, then rename), except
+metrics.jsonl, which is appended line by line and read back skipping a half-written last line.
 
-<runs dir>/<run id>/
+<runs dir>/<run id>/            run id: YYYYmmdd-HHMMSS-xxxx
     config.json     TrainConfig
-    status.json     {"status": running|finished|failed|cancelled, "pid", "error", "test_accuracy", ...}
+    status.json     {"status": running|finished|failed|cancelled, "pid", "created", "error", "test_accuracy", ...}
     metrics.jsonl   one event per line, appended as training goes
     model.pt        checkpoint: state_dict plus metadata (architecture, classes, normalisation, metrics)
     probs.pt        cached test-set probabilities (N, C) and labels (N,)
     cancel          present when a cancel was asked for
+    worker.log      output of the detached worker (dashboard runs only)
 """
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import io
 import json
+import math
 import os
 import secrets
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +78,7 @@ def create_run(runs_dir: Path | str, config: TrainConfig, run_id: str | None = N
     run_dir = Path(runs_dir) / (run_id or new_run_id())
     run_dir.mkdir(parents=True, exist_ok=False)
     write_json_atomic(run_dir / "config.json", config.to_dict())
-    set_status(run_dir, "running", created=_now(), pid=os.getpid())
+    set_status(run_dir, "running", created=_now(), created_ns=time.time_ns(), pid=os.getpid())
     return run_dir
 
 
@@ -79,14 +86,32 @@ def _now() -> str:
     return dt.datetime.now().isoformat(timespec="seconds")
 
 
-def set_status(run_dir: Path, status: str, **fields) -> dict:
-    """Merge `fields` into status.json and set its status."""
+def set_status(run_dir: Path, status: str, *, expect: dict | None = None, **fields) -> dict:
+    """Merge `fields` into status.json and set its status; return status.json as it now is.
+
+    With `expect`, only when status.json still holds those values (e.g. {"status": "running"}): the worker
+    and the dashboard both write here, and neither may overwrite what the other wrote in the meantime.
+    """
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
-    current = read_json(run_dir / "status.json", default={})
-    current.update(fields, status=status, updated=_now())
-    write_json_atomic(Path(run_dir) / "status.json", current)
+    with _status_lock(Path(run_dir)):
+        current = read_json(Path(run_dir) / "status.json", default={})
+        if expect and any(current.get(k) != v for k, v in expect.items()):
+            return current
+        current.update(fields, status=status, updated=_now())
+        write_json_atomic(Path(run_dir) / "status.json", current)
     return current
+
+
+@contextmanager
+def _status_lock(run_dir: Path) -> Iterator[None]:
+    """An exclusive lock on the run folder between processes, for status.json's read-modify-write."""
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def read_json(path: Path, default=None):
@@ -100,8 +125,12 @@ def read_json(path: Path, default=None):
 
 def append_event(run_dir: Path, event: dict) -> None:
     """Append the JSON-safe part of an event (tensors and models are dropped) as one line."""
-    line = json.dumps({k: v for k, v in event.items() if _is_plain(v)}) + "\n"
-    with open(Path(run_dir) / "metrics.jsonl", "a") as f:
+    line = (json.dumps({k: v for k, v in event.items() if _is_plain(v)}) + "\n").encode()
+    with open(Path(run_dir) / "metrics.jsonl", "ab+") as f:
+        if f.tell() > 0:  # after a half-written line (a writer died mid-line) start afresh, keeping this event
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                line = b"\n" + line
         f.write(line)
 
 
@@ -118,9 +147,11 @@ def read_events(run_dir: Path) -> list[dict]:
     events = []
     for line in lines:
         try:
-            events.append(json.loads(line))
+            event = json.loads(line)
         except ValueError:
             continue
+        if isinstance(event, dict):
+            events.append(event)
     return events
 
 
@@ -134,6 +165,7 @@ class RunInfo:
     test_accuracy: float | None
     duration: float | None
     error: str | None
+    created_ns: int = 0  # orders runs created within the same second (`created` is for display)
 
 
 def read_run(run_dir: Path) -> RunInfo:
@@ -142,11 +174,16 @@ def read_run(run_dir: Path) -> RunInfo:
     config = read_json(run_dir / "config.json", default=None)
     if status is None or config is None:
         raise RunStoreError(f"{run_dir} is not a run folder (config.json or status.json is missing)")
+    if not isinstance(status, dict) or not isinstance(config, dict):
+        raise RunStoreError(f"{run_dir} is not a run folder (config.json or status.json is not a JSON object)")
     state = status.get("status", "failed")
     if state == "running" and not _process_alive(status.get("pid")):
-        state, status = "failed", set_status(run_dir, "failed", error="the training worker stopped unexpectedly")
+        status = set_status(run_dir, "failed", expect={"status": "running", "pid": status.get("pid")},
+                            error="the training worker stopped unexpectedly")
+        state = status["status"]  # unchanged when the worker finished or another took over meanwhile
     return RunInfo(run_dir.name, run_dir, state, config, status.get("created", ""),
-                   status.get("test_accuracy"), status.get("duration"), status.get("error"))
+                   status.get("test_accuracy"), status.get("duration"), status.get("error"),
+                   status.get("created_ns") or 0)
 
 
 def _process_alive(pid) -> bool:
@@ -174,13 +211,16 @@ def list_runs(runs_dir: Path | str | None = None) -> list[RunInfo]:
                 runs.append(read_run(child))
             except RunStoreError:
                 continue
-    return sorted(runs, key=lambda r: (r.created, r.run_id), reverse=True)
+    return sorted(runs, key=lambda r: (r.created, r.created_ns, r.run_id), reverse=True)
 
 
 def delete_run(run_dir: Path) -> None:
+    """Remove a run folder; a run whose worker is still training must be cancelled first."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise RunStoreError(f"{run_dir} is not a run folder")
+    if read_run(run_dir).status == "running":
+        raise RunStoreError(f"Run {run_dir.name} is still training: cancel it first, then delete it")
     shutil.rmtree(run_dir)
 
 
@@ -219,6 +259,9 @@ def load_checkpoint(source, device: str | torch.device = "cpu") -> tuple[nn.Modu
     arch, names = meta.get("architecture"), meta.get("class_names")
     if not isinstance(names, list) or not names:
         raise RunStoreError("Checkpoint metadata has no class_names.")
+    mean, std = meta.get("mean"), meta.get("std")
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (mean, std)) or std <= 0:
+        raise RunStoreError(f"Checkpoint metadata has no usable normalisation: mean {mean!r}, std {std!r}.")
     try:
         model = make_net(str(arch), num_classes=len(names))
     except ValueError as exc:
@@ -226,9 +269,12 @@ def load_checkpoint(source, device: str | torch.device = "cpu") -> tuple[nn.Modu
     try:
         model.load_state_dict(blob["state_dict"])
     except (RuntimeError, TypeError) as exc:
-        first = str(exc).splitlines()[0]
+        # torch: "Error(s) in loading state_dict for X:" then one tab-indented line per problem
+        lines = str(exc).splitlines()
+        detail = " ".join(line.strip() for line in lines[1:] or lines)
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
         raise RunStoreError(f"Checkpoint weights do not fit architecture {arch!r} "
-                            f"with {len(names)} classes: {first}") from exc
+                            f"with {len(names)} classes: {detail}") from exc
     return model.to(device).eval(), meta
 
 
@@ -247,4 +293,6 @@ def load_probs(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
         raise RunStoreError(f"Run {Path(run_dir).name} has no test probabilities (did it finish?)") from exc
     except Exception as exc:
         raise RunStoreError(f"{path} is unreadable ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(blob, dict) or not all(isinstance(blob.get(k), torch.Tensor) for k in ("probs", "labels")):
+        raise RunStoreError(f"{path} is not a probabilities file: expected tensors 'probs' and 'labels'")
     return blob["probs"], blob["labels"]

@@ -57,7 +57,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
 
 class ProgressPrinter:
-    """Renders trainer events: a tqdm bar per epoch, the notebook's per-epoch line, failures."""
+    """Renders trainer events: a tqdm bar per epoch (on stderr), then the notebook's per-epoch line."""
 
     def __init__(self, epochs: int):
         self.epochs, self.bar, self.done = epochs, None, 0
@@ -76,8 +76,7 @@ class ProgressPrinter:
             tqdm.write(f"Epoch {event['epoch']}/{self.epochs}: average loss {event['train_loss']:.5f}"
                        f"  (test loss {event['test_loss']:.4f}, test accuracy {event['test_accuracy']:.4f})")
         elif kind in ("failed", "cancelled"):
-            self._close()
-            tqdm.write(f"{kind}: {event.get('error') or 'stopped'}", file=sys.stderr)
+            self._close()  # main() then prints the one error line
 
     def _close(self) -> None:
         if self.bar is not None:
@@ -97,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run_dir = runs.create_run(args.runs_dir, config)
+    try:
+        run_dir = runs.create_run(args.runs_dir, config)
+    except OSError as exc:
+        print(f"error: cannot create a run folder in {args.runs_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     try:
         status = run_training(config, run_dir, args.data_dir, on_event=ProgressPrinter(config.epochs),
                               should_stop=lambda: False)

@@ -98,6 +98,10 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
                 return
         probs = predict_proba(model, dataset.test_images, mean, std, device=device)
         metrics = evaluate(probs, dataset.test_labels)
+        if not math.isfinite(metrics["loss"]):  # the weights broke after the last checked batch loss
+            yield {"type": "failed", "error": f"test predictions became non-finite after epoch {epoch}: "
+                                              "lower the learning rate or check the data"}
+            return
         yield {"type": "epoch", "epoch": epoch, "epochs": config.epochs, "train_loss": loss_sum.item() / steps,
                "test_loss": metrics["loss"], "test_accuracy": metrics["accuracy"],
                "elapsed": time.perf_counter() - start}

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from page_fixtures import make_finished_run
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
-from page_fixtures import make_finished_run
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 

@@ -1,0 +1,84 @@
+"""TrainConfig validation: every bad value raises ConfigError naming the field and what is allowed.
+
+    python -m pytest -q tests/test_config.py
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from mnist_core.config import RECIPES, ConfigError, TrainConfig, apply_recipe
+from mnist_core.data import list_data_sources
+from mnist_core.model import MODELS
+
+BAD_VALUES = [
+    ("lr", 0, r"must be a number > 0, got 0"),
+    ("lr", -1e-3, r"must be a number > 0, got -0.001"),
+    ("lr", float("nan"), r"must be a number > 0, got nan"),
+    ("lr", float("inf"), r"must be a number > 0, got inf"),
+    ("lr", "0.01", r"must be a number > 0, got '0.01'"),
+    ("batch_size", 0, r"must be an integer >= 1, got 0"),
+    ("batch_size", 32.0, r"must be an integer >= 1, got 32.0"),
+    ("epochs", 0, r"must be an integer >= 1, got 0"),
+    ("epochs", True, r"must be an integer >= 1, got True"),
+    ("seed", -1, r"must be an integer >= 0, got -1"),
+    ("optimizer", "rmsprop", r"unknown optimizer 'rmsprop'; allowed: adam, adamw, sgd"),
+    ("model", "resnet", rf"unknown model 'resnet'; allowed: {', '.join(MODELS)}"),
+    ("device", "tpu", r"unknown device 'tpu'; allowed: auto, cpu, cuda"),
+    ("schedule", "cosine", r"unknown schedule 'cosine'; allowed: constant, onecycle"),
+    ("weight_decay", -0.1, r"must be a number >= 0, got -0.1"),
+    ("label_smoothing", 1.0, r"must be in \[0, 1\), got 1.0"),
+    ("workers", 0, r"must be an integer >= 1, got 0"),
+    ("shuffle", "no", r"must be true or false, got 'no'"),
+    ("normalize", 1, r"must be true or false, got 1"),
+    ("label_corrections", None, r"must be a string, got None"),
+    ("data", "", r"must be the name of a data source, got ''"),
+]
+
+
+@pytest.mark.parametrize("field, value, message", BAD_VALUES, ids=[f"{f}={v!r}" for f, v, _ in BAD_VALUES])
+def test_bad_value_names_the_field_and_what_is_allowed(field, value, message):
+    config = dataclasses.replace(TrainConfig(), **{field: value})
+    with pytest.raises(ConfigError, match=rf"^{field}: {message}") as info:
+        config.validate()
+    assert info.value.field == field
+
+
+def test_unknown_data_source_lists_the_known_ones(tmp_path):
+    with pytest.raises(ConfigError, match=r"^data: unknown data source 'cifar10'; allowed: mnist, fashion-mnist, "
+                                          r"kmnist, mnist-sample$") as info:
+        TrainConfig(data="cifar10").validate(known_data=list_data_sources(tmp_path))
+    assert info.value.field == "data"
+
+
+def test_good_configs_validate_and_round_trip_through_json():
+    for recipe in RECIPES:
+        config = apply_recipe(TrainConfig(data="mnist-sample", seed=3), recipe)
+        assert config.validate(known_data=["mnist-sample"]) is config
+        assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert TrainConfig(lr=1, weight_decay=0, label_smoothing=0.1, device="cuda").validate()  # ints are numbers
+
+
+def test_from_dict_rejects_unknown_fields():
+    with pytest.raises(ConfigError, match=r"^learning_rate: unknown fields learning_rate, momentum; allowed: augment, "
+                                          r"batch_size, data,") as info:
+        TrainConfig.from_dict({"lr": 0.1, "learning_rate": 0.1, "momentum": 0.9})
+    assert info.value.field == "learning_rate"
+    with pytest.raises(ConfigError, match=r"expected a mapping of field names to values, got list"):
+        TrainConfig.from_dict([("lr", 0.1)])
+
+
+def test_from_dict_fills_missing_fields_with_defaults():
+    config = TrainConfig.from_dict({"data": "mnist-sample", "epochs": 2})
+    assert config == dataclasses.replace(TrainConfig(), data="mnist-sample", epochs=2)
+
+
+def test_recipes_keep_data_seed_and_device_and_reject_unknown_names():
+    base = TrainConfig(data="kmnist", seed=7, device="cpu", epochs=99)
+    notebook = apply_recipe(base, "notebook")
+    assert (notebook.data, notebook.seed, notebook.device, notebook.recipe) == ("kmnist", 7, "cpu", "notebook")
+    assert (notebook.epochs, notebook.shuffle, notebook.normalize, notebook.batch_size) == (10, False, False, 64)
+    with pytest.raises(ConfigError, match=rf"^recipe: unknown recipe 'turbo'; allowed: {', '.join(RECIPES)}$"):
+        apply_recipe(base, "turbo")

@@ -1,0 +1,146 @@
+"""run_training end to end on `mnist-sample`, and the dashboard's detached worker: finish, cancel, crash.
+
+    python -m pytest -q tests/test_launch.py
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+import torch
+
+from mnist_core import launch, runs
+from mnist_core.config import TrainConfig
+from mnist_core.predict import evaluate, predict_proba
+
+QUICK = TrainConfig(data="mnist-sample", epochs=1, batch_size=32, device="cpu")  # 125 batches, 1-3 s
+LONG = TrainConfig(data="mnist-sample", epochs=50, batch_size=100, device="cpu")  # a minute: stopped by the tests
+
+
+def _wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _assert_complete_run(run_dir, config: TrainConfig, mnist_sample):
+    """config.json, finished status.json, metrics.jsonl, a checkpoint and probs.pt that agree with each other."""
+    assert runs.read_json(run_dir / "config.json") == config.to_dict()
+    info = runs.read_run(run_dir)
+    assert info.status == "finished" and info.error is None and info.duration > 0
+    events = runs.read_events(run_dir)
+    kinds = [e["type"] for e in events]
+    assert kinds.count("epoch") == config.epochs and kinds[-1] == "finished" and "batch" in kinds
+    assert all("model" not in e and "test_probs" not in e for e in events)  # tensors stay out of the log
+    probs, labels = runs.load_probs(run_dir)
+    assert probs.shape == (1000, 10) and torch.equal(labels, mnist_sample.test_labels)
+    model, meta = runs.load_checkpoint(run_dir / "model.pt")
+    assert meta["architecture"] == config.model and meta["class_names"] == mnist_sample.class_names
+    assert meta["data"] == "mnist-sample" and meta["config"] == config.to_dict()
+    # The cached probabilities are exactly what the saved model predicts.
+    assert torch.allclose(predict_proba(model, mnist_sample.test_images, meta["mean"], meta["std"]), probs, atol=1e-6)
+    accuracy = evaluate(probs, labels)["accuracy"]
+    assert info.test_accuracy == pytest.approx(accuracy) == pytest.approx(events[-1]["test_accuracy"])
+    assert accuracy > 0.8  # one epoch on 4,000 real digits: about 0.88
+
+
+def test_run_training_writes_a_complete_run_folder(runs_dir, tmp_path, mnist_sample):
+    run_dir = runs.create_run(runs_dir, QUICK)
+    seen = []
+    status = launch.run_training(QUICK, run_dir, tmp_path, on_event=seen.append)
+    assert status["status"] == "finished" and status["pid"] == os.getpid()
+    assert [e["type"] for e in seen] == [e["type"] for e in runs.read_events(run_dir)]
+    _assert_complete_run(run_dir, QUICK, mnist_sample)
+
+
+def test_run_training_records_a_failure(runs_dir, tmp_path):
+    config = TrainConfig(data="no-such-data", epochs=1)
+    run_dir = runs.create_run(runs_dir, config)
+    status = launch.run_training(config, run_dir, tmp_path)
+    assert status["status"] == "failed"
+    assert status["error"].startswith("ConfigError: data: unknown data source 'no-such-data'; allowed: mnist,")
+    assert runs.read_events(run_dir) == [{"type": "failed", "error": status["error"]}]
+    assert not (run_dir / "model.pt").exists()
+
+
+def test_run_training_stops_on_a_cancel_request(runs_dir, tmp_path):
+    run_dir = runs.create_run(runs_dir, QUICK)
+    runs.request_cancel(run_dir)
+    status = launch.run_training(QUICK, run_dir, tmp_path)
+    assert status["status"] == "cancelled"
+    assert runs.read_events(run_dir)[-1] == {"type": "cancelled", "epoch": 0, "batch": 1}
+
+
+def test_worker_with_an_unreadable_config_marks_the_run_failed(runs_dir, tmp_path):
+    run_dir = runs.create_run(runs_dir, QUICK)
+    (run_dir / "config.json").write_text('{"data": "mnist-sample", "epochs": 1, "colour": "red"}')
+    assert launch.main([str(run_dir), str(tmp_path)]) == 1
+    info = runs.read_run(run_dir)
+    assert info.status == "failed" and info.error.startswith("bad config.json: colour: unknown field colour;")
+
+
+def test_a_worker_that_cannot_start_leaves_a_failed_run(tmp_path, monkeypatch):
+    def no_processes(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(launch.subprocess, "Popen", no_processes)
+    with pytest.raises(OSError):
+        launch.start_worker(QUICK, tmp_path / "runs", tmp_path / "data")
+    [info] = runs.list_runs(tmp_path / "runs")
+    assert info.status == "failed"
+    assert info.error == "could not start the training worker: [Errno 11] Resource temporarily unavailable"
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory):
+    """Three detached workers started together (their start-up dominates): one to finish, one to cancel,
+    one to kill. Any still alive at the end are killed."""
+    root = tmp_path_factory.mktemp("workers")
+    started = {name: launch.start_worker(config, root / "runs", root / "data")
+               for name, config in (("finish", QUICK), ("cancel", LONG), ("crash", LONG))}
+    yield started
+    for run_dir in started.values():
+        pid = runs.read_json(run_dir / "status.json").get("pid")
+        if runs.read_run(run_dir).status == "running" and pid != os.getpid():
+            os.kill(pid, signal.SIGKILL)
+
+
+def _first_batch_logged(run_dir) -> bool:
+    return any(e["type"] == "batch" for e in runs.read_events(run_dir))
+
+
+def test_worker_trains_in_a_detached_process(workers, mnist_sample):
+    run_dir = workers["finish"]
+    _wait_for(lambda: runs.read_run(run_dir).status != "running", 90, "the worker to finish")
+    _assert_complete_run(run_dir, QUICK, mnist_sample)
+    assert runs.read_json(run_dir / "status.json")["pid"] != os.getpid()
+    assert (run_dir / "worker.log").is_file()
+
+
+def test_cancel_request_stops_the_worker_within_seconds(workers):
+    run_dir = workers["cancel"]
+    _wait_for(lambda: _first_batch_logged(run_dir), 90, "the worker's first batch")
+    runs.request_cancel(run_dir)
+    asked = time.monotonic()
+    _wait_for(lambda: runs.read_run(run_dir).status != "running", 10, "the worker to stop")
+    assert time.monotonic() - asked < 5
+    info = runs.read_run(run_dir)
+    assert info.status == "cancelled"
+    assert runs.read_events(run_dir)[-1]["type"] == "cancelled"
+    assert not (run_dir / "model.pt").exists()
+
+
+def test_a_crashed_worker_is_marked_failed(workers):
+    run_dir = workers["crash"]
+    _wait_for(lambda: _first_batch_logged(run_dir), 90, "the worker's first batch")
+    pid = runs.read_json(run_dir / "status.json")["pid"]
+    assert pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    info = _wait_for(lambda: (r := runs.read_run(run_dir)).status != "running" and r, 10, "the run to be marked")
+    assert info.status == "failed" and info.error == "the training worker stopped unexpectedly"

@@ -104,9 +104,10 @@ def place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
     return field
 
 
-def predict_drawing(model: torch.nn.Module, image: np.ndarray, mean: float, std: float) -> DrawnDigit | None:
-    """Preprocess a drawing and predict it with predict_proba; None for an empty drawing (nothing to predict)."""
-    digit = preprocess_drawing(image)
+def predict_drawing(model: torch.nn.Module, image: np.ndarray | None, mean: float, std: float) -> DrawnDigit | None:
+    """Preprocess a drawing and predict it with predict_proba; None when there is nothing to predict: no image
+    yet (the canvas sends none before the first stroke) or no ink."""
+    digit = preprocess_drawing(image) if image is not None else None
     if digit is None:
         return None
     probs = predict_proba(model, torch.from_numpy(digit)[None], mean, std)[0]

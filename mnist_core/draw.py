@@ -61,7 +61,8 @@ def ink_from_canvas(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image.astype(np.float32)
     pixels = image.astype(np.float32)
-    ink = pixels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luminance
+    # ITU-R 601 luminance, elementwise: a BLAS matmul would wake numpy's thread pool next to torch's
+    ink = 0.299 * pixels[..., 0] + 0.587 * pixels[..., 1] + 0.114 * pixels[..., 2]
     if image.shape[2] == 4:
         ink *= pixels[..., 3] / 255.0
     return ink

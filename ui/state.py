@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 import torch
+from streamlit.errors import StreamlitPageNotFoundError
 
 from mnist_core import runs
 from mnist_core.data import DataError, Dataset, default_data_dir, load_dataset
@@ -98,13 +99,39 @@ def selected_run() -> RunInfo | None:
     return finished[0] if finished else None
 
 
-def require_run_view() -> RunView:
-    """The selected run's view; otherwise explain what to do, link to Train, and stop the page."""
+def require_selected_run() -> RunInfo:
+    """The selected finished run; otherwise explain what to do, link to Train, and stop the page."""
     info = selected_run()
     if info is None:
         st.info("No trained model yet. Train one first: it takes about a minute on the offline sample.")
-        st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+        link_to_train()
         st.stop()
+    return info
+
+
+def link_to_train() -> None:
+    """A link to the Train page, or a pointer to it where no st.navigation registered it (a page run on its
+    own, as AppTest.from_file does): st.page_link only links to registered pages."""
+    try:
+        st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+    except StreamlitPageNotFoundError:
+        st.markdown("Open **Train** in the app's navigation (`streamlit run app.py`).")
+
+
+def require_model() -> tuple[RunInfo, torch.nn.Module, dict]:
+    """The selected run, its model (eval mode, cached) and checkpoint meta; otherwise say why and stop the page."""
+    info = require_selected_run()
+    try:
+        mtime = (info.path / "model.pt").stat().st_mtime
+        return (info, *cached_model(str(info.path), mtime))
+    except (RunStoreError, OSError) as exc:
+        st.error(f"Run {info.run_id} cannot be shown: {exc}")
+        st.stop()
+
+
+def require_run_view() -> RunView:
+    """The selected run's view; otherwise explain what to do, link to Train, and stop the page."""
+    info = require_selected_run()
     try:
         mtime = (info.path / "model.pt").stat().st_mtime
         return cached_run_view(str(info.path), mtime, str(data_dir()))

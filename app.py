@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.reviewer import reviewer_sidebar
 from ui.state import RUN_KEY, finished_runs, run_label, selected_run
 
 st.set_page_config(page_title="MNIST Lab", page_icon="✍️", layout="wide")
@@ -14,6 +15,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon="🏋️", default=True),
     st.Page("pages/predictions.py", title="Predictions", icon="🔢"),
     st.Page("pages/probabilities.py", title="Probabilities", icon="📊"),
+    st.Page("pages/review.py", title="Review", icon="🔎"),
     st.Page("pages/draw.py", title="Draw", icon="✏️"),
 ]
 page = st.navigation(PAGES)
@@ -31,5 +33,6 @@ with st.sidebar:
         st.query_params["run"] = choice  # keeps the view shareable as a link
     else:
         st.caption("No trained model yet: start one on the Train page.")
+    reviewer_sidebar()
 
 page.run()

@@ -17,6 +17,7 @@ from mnist_core.suspects import filter_queue, find_suspects
 from ui.grid import enlarge
 from ui.review import (
     IMAGE_KEY,
+    IMAGE_PARAM,
     describe,
     issues_table,
     next_unreviewed,
@@ -73,11 +74,13 @@ message = st.session_state.pop("review_message", None)
 if message:
     (st.error if message[0] == "error" else st.toast)(message[1])
 
-if IMAGE_KEY not in st.session_state:  # first run of the page: the link's image
-    st.session_state[IMAGE_KEY] = url_image()
-    if st.session_state[IMAGE_KEY] is not None and st.session_state[IMAGE_KEY] not in queue:
-        st.warning(f"Image {st.session_state[IMAGE_KEY]} from the link is not in this queue; showing the first "
-                   "unreviewed one.")
+if st.session_state.get("review_for_run") != run_id:  # the page's first run (the link's image), or a new run
+    first = "review_for_run" not in st.session_state
+    st.session_state["review_for_run"] = run_id
+    st.session_state[IMAGE_KEY] = url_image() if first else None
+    raw = st.query_params.get(IMAGE_PARAM) if first else None
+    if raw is not None and (st.session_state[IMAGE_KEY] is None or st.session_state[IMAGE_KEY] not in queue):
+        st.warning(f"Image {raw!r} from the link is not in this queue; showing the first unreviewed one.")
 image = st.session_state[IMAGE_KEY]
 if image is None or image not in queue:
     image = next_unreviewed(queue, judged)

@@ -146,14 +146,29 @@ def test_changing_the_filters_updates_the_link(trained, env):
     assert dict(at.query_params) == expected
 
 
+def test_picking_another_run_starts_at_its_most_suspicious_image(trained, env):
+    start = int(trained.suspects.order[5])
+    at = open_page(run=trained.run_id, image=str(start))
+    assert at.session_state["review_image"] == start
+    at.session_state["selected_run_id"] = "20250102-000000-fake"  # what the sidebar's run picker sets
+    at.run()
+    assert_clean(at)
+    probs, labels = runs.load_probs(trained.runs_dir / "20250102-000000-fake")
+    assert at.session_state["review_image"] == int(find_suspects(probs.numpy(), labels.numpy()).order[0])
+    assert "Run 20250102-000000-fake" in at.caption[0].value
+
+
 def test_bad_link_values_get_warnings_not_tracebacks(trained, env):
     at = open_page(run=trained.run_id, **{"class": "seven"}, threshold="7", image="99999")
     assert_clean(at)
     warnings = " ".join(w.value for w in at.warning)
-    for part in ("class='seven' in the link", "threshold='7' in the link", "Image 99999 from the link"):
+    for part in ("class='seven' in the link", "threshold='7' in the link", "Image '99999' from the link"):
         assert part in warnings
     assert at.session_state["review_class"] is None and at.slider(key="review_threshold").value == 1.0
     assert at.session_state["review_image"] == int(trained.suspects.order[0])
+    at = open_page(run=trained.run_id, image="abc")
+    assert_clean(at)
+    assert any("Image 'abc' from the link is not in this queue" in w.value for w in at.warning)
 
 
 def test_verdicts_are_saved_and_each_session_sees_the_others(trained, env):

@@ -56,7 +56,7 @@ f1, f2, f3, f4 = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
 f1.selectbox("Given label", [None, *range(len(names))], key="review_class",
              format_func=lambda k: "All classes" if k is None else names[k])
 f2.slider("p(given label) at most", 0.0, 1.0, step=0.01, key="review_threshold",
-          help="Hide images whose given label the model finds at least this likely.")
+          help="Only images whose p(given label) is at most this value.")
 f3.checkbox("Only predicted as another class", key="review_mispredicted")
 f4.checkbox("Only likely label issues", key="review_issues",
             help="Confident learning: p(given) below its class threshold and another class at/above its own.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
+from ui.reviewer import reviewer_sidebar
 from ui.state import RUN_KEY, finished_runs, run_label, selected_run
 
 # The server only predicts small batches (a drawing, an uploaded model's test set); training runs in worker
@@ -19,6 +20,7 @@ PAGES = [
     st.Page("pages/data.py", title="Data", icon="🗂️"),
     st.Page("pages/predictions.py", title="Predictions", icon="🔢"),
     st.Page("pages/probabilities.py", title="Probabilities", icon="📊"),
+    st.Page("pages/review.py", title="Review", icon="🔎"),
     st.Page("pages/draw.py", title="Draw", icon="✏️"),
 ]
 page = st.navigation(PAGES)
@@ -36,5 +38,6 @@ with st.sidebar:
         st.query_params["run"] = choice  # keeps the view shareable as a link
     else:
         st.caption("No trained model yet: start one on the Train page.")
+    reviewer_sidebar()
 
 page.run()

@@ -1,0 +1,124 @@
+"""Team data review from the command line: the suspect queue, the verdicts, the corrected labels.
+
+    python -m mnist_core.review suspects --run RUN_DIR [--top 20] [--class 3] [--mispredicted] [--issues]
+    python -m mnist_core.review export --run RUN_DIR --format csv|json [--out FILE] [--db URL]
+    python -m mnist_core.review corrections --run RUN_DIR --out FILE [--db URL]
+
+`suspects` prints a header, then one tab-separated line per test image, most suspicious first:
+index, given label, predicted label, p(given label), and `yes` when confident learning flags a likely label
+issue (rule: mnist_core/suspects.py). Class names are printed for imported datasets.
+`export` writes the latest verdict per judged image; `corrections` writes a corrected-labels file
+(format: mnist_core/corrections.py) for `python -m mnist_core.train --label-corrections FILE`.
+The database: --db, else env MNIST_REVIEW_DB, else <runs dir>/reviews.db next to RUN_DIR.
+Errors print one line and exit 1 (bad arguments: 2).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mnist_core import runs
+from mnist_core.corrections import CorrectionsError, format_corrections
+from mnist_core.review_export import export_rows, review_corrections, rows_to_csv, rows_to_json
+from mnist_core.review_store import ReviewStore, ReviewStoreError, configured_db_url
+from mnist_core.runs import RunStoreError
+from mnist_core.suspects import filter_queue, find_suspects
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        self.exit(2, f"error: {message}\n")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = _Parser(prog="python -m mnist_core.review", description="Review where a model and the labels disagree.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    s = sub.add_parser("suspects", help="print the test images most likely mislabelled")
+    s.add_argument("--top", type=int, default=20, help="how many lines (default 20; 0 = all)")
+    s.add_argument("--class", dest="klass", help="only images labelled with this class (index or name)")
+    s.add_argument("--mispredicted", action="store_true", help="only images predicted as another class")
+    s.add_argument("--issues", action="store_true", help="only likely label issues (confident learning)")
+    e = sub.add_parser("export", help="write the verdicts, one row per judged image")
+    e.add_argument("--format", choices=("csv", "json"), required=True)
+    c = sub.add_parser("corrections", help="write a corrected-labels file for retraining")
+    for parser in (s, e, c):
+        parser.add_argument("--run", required=True, help="the run folder, e.g. runs/20250101-120000-ab12")
+    for parser in (e, c):
+        parser.add_argument("--out", required=parser is c, help="output file (default for export: stdout)")
+        parser.add_argument("--db", help="database URL (default: env MNIST_REVIEW_DB, else <runs dir>/reviews.db)")
+    args = p.parse_args(argv)
+    if args.command == "suspects" and args.top < 0:
+        p.error(f"--top must be >= 0, got {args.top}")
+    return args
+
+
+def load_run(run_dir: Path) -> tuple[runs.RunInfo, np.ndarray, np.ndarray, list[str]]:
+    """(info, probs (N, C), labels (N,), class names) of a finished run."""
+    info = runs.read_run(run_dir)
+    if info.status != "finished":
+        raise RunStoreError(f"Run {info.run_id} is {info.status}, not finished: it has nothing to review.")
+    probs, labels = runs.load_probs(run_dir)
+    _, meta = runs.load_checkpoint(run_dir / "model.pt")
+    return info, probs.numpy(), labels.numpy(), list(meta["class_names"])
+
+
+def class_index(value: str, class_names: list[str]) -> int:
+    if value in class_names:
+        return class_names.index(value)
+    if value.isdigit() and int(value) < len(class_names):
+        return int(value)
+    raise ValueError(f"unknown class {value!r}; classes: {', '.join(class_names)} (or their index)")
+
+
+def print_suspects(args: argparse.Namespace, probs: np.ndarray, labels: np.ndarray, names: list[str]) -> None:
+    s = find_suspects(probs, labels)
+    klass = class_index(args.klass, names) if args.klass is not None else None
+    queue = filter_queue(s, klass=klass, mispredicted_only=args.mispredicted, issues_only=args.issues)
+    shown = queue[: args.top] if args.top else queue
+    print("index\tgiven\tpredicted\tp_given\tlikely_issue")
+    for i in shown:
+        issue = "yes" if s.issue[i] else "no"
+        print(f"{i}\t{names[s.labels[i]]}\t{names[s.predicted[i]]}\t{s.p_given[i]:.4f}\t{issue}")
+    print(f"{len(shown)} of {len(queue)} images in the queue; {int(s.issue.sum())} likely label issues "
+          f"of {len(labels)} test images.", file=sys.stderr)
+
+
+def write_output(text: str, out: str | None) -> None:
+    if out:
+        runs.write_bytes_atomic(Path(out), text.encode())
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run_dir = Path(args.run)
+    try:
+        info, probs, labels, names = load_run(run_dir)
+        if args.command == "suspects":
+            print_suspects(args, probs, labels, names)
+            return 0
+        store = ReviewStore(args.db or configured_db_url(run_dir.resolve().parent))
+        try:
+            history = store.history(info.run_id)
+        finally:
+            store.close()
+        dataset = info.config.get("data", "")
+        if args.command == "export":
+            rows = export_rows(history, labels, probs, names)
+            write_output(rows_to_csv(rows) if args.format == "csv" else rows_to_json(rows), args.out)
+        else:
+            corrected = review_corrections(history, dataset, info.config.get("label_corrections", ""))
+            write_output(format_corrections(dataset, corrected), args.out)
+    except (RunStoreError, ReviewStoreError, CorrectionsError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Review page: go through the test images whose given label is most likely wrong, as a team, and record verdicts.
+
+Part of the dashboard: `streamlit run app.py`, then Review. The queue is the selected run's test images,
+lowest p(given label | image) first; verdicts go to the review store (env MNIST_REVIEW_DB, else
+st.secrets["review_db"], else <runs dir>/reviews.db). The view lives in the URL (see ui/review.py).
+Keys: W label is wrong, A ambiguous, M model is wrong, F fine, P previous, N next.
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.corrections import CorrectionsError, format_corrections
+from mnist_core.review_export import export_rows, review_corrections, rows_to_csv, rows_to_json
+from mnist_core.review_store import MAX_NOTE, VERDICTS, ReviewStoreError, VerdictError, latest_by_image, shown_url
+from mnist_core.suspects import filter_queue, find_suspects
+from ui.grid import enlarge
+from ui.review import (
+    IMAGE_KEY,
+    IMAGE_PARAM,
+    describe,
+    issues_table,
+    next_unreviewed,
+    open_store,
+    probability_chart,
+    queue_table,
+    review_db_url,
+    seed_filters_from_url,
+    url_image,
+    write_view_to_url,
+)
+from ui.reviewer import current_reviewer
+from ui.state import require_run_view
+
+SHORTCUTS = {"label_wrong": "W", "ambiguous": "A", "model_wrong": "M", "fine": "F"}
+
+view = require_run_view()
+names, run_id, dataset = view.class_names, view.info.run_id, view.info.config.get("data", "")
+reviewer = current_reviewer()
+st.title("🔎 Review labels")
+db_url = review_db_url()
+try:
+    store = open_store(db_url)
+    history = store.history(run_id)
+except ReviewStoreError as exc:
+    st.error(f"{exc}. Set MNIST_REVIEW_DB (or review_db in .streamlit/secrets.toml) to a reachable database.")
+    st.stop()
+latest = latest_by_image(history)
+s = find_suspects(view.probs, view.labels)
+st.caption(f"Run {run_id} · {dataset} · verdicts stored in {shown_url(db_url)} · reviewing as "
+           f"{reviewer or '— enter your name in the sidebar'}")
+
+for problem in seed_filters_from_url(len(names)):
+    st.warning(problem)
+f1, f2, f3, f4 = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
+f1.selectbox("Given label", [None, *range(len(names))], key="review_class",
+             format_func=lambda k: "All classes" if k is None else names[k])
+f2.slider("p(given label) at most", 0.0, 1.0, step=0.01, key="review_threshold",
+          help="Only images whose p(given label) is at most this value.")
+f3.checkbox("Only predicted as another class", key="review_mispredicted")
+f4.checkbox("Only likely label issues", key="review_issues",
+            help="Confident learning: p(given) below its class threshold and another class at/above its own.")
+state = st.session_state
+queue = filter_queue(s, klass=state["review_class"], mispredicted_only=state["review_mispredicted"],
+                     issues_only=state["review_issues"], max_p_given=state["review_threshold"])
+judged = set(latest)
+reviewed = int(np.isin(queue, list(judged)).sum())
+st.progress(reviewed / len(queue) if len(queue) else 1.0, text=f"{reviewed} reviewed / {len(queue)} in queue")
+st.dataframe(issues_table(s, names), width="stretch")
+st.caption("Likely label issues per class: p(given label) below the class threshold (the mean p(k) over the "
+           "images labelled k) while another class reaches its own threshold.")
+
+message = st.session_state.pop("review_message", None)
+if message:
+    (st.error if message[0] == "error" else st.toast)(message[1])
+
+if st.session_state.get("review_for_run") != run_id:  # the page's first run (the link's image), or a new run
+    first = "review_for_run" not in st.session_state
+    st.session_state["review_for_run"] = run_id
+    st.session_state[IMAGE_KEY] = url_image() if first else None
+    raw = st.query_params.get(IMAGE_PARAM) if first else None
+    if raw is not None and (st.session_state[IMAGE_KEY] is None or st.session_state[IMAGE_KEY] not in queue):
+        st.warning(f"Image {raw!r} from the link is not in this queue; showing the first unreviewed one.")
+image = st.session_state[IMAGE_KEY]
+if image is None or image not in queue:
+    image = next_unreviewed(queue, judged)
+    image = int(queue[0]) if image is None and len(queue) else image
+st.session_state[IMAGE_KEY] = image
+write_view_to_url(image)
+
+
+def record(verdict: str, image: int) -> None:
+    """Button callback: save the verdict, clear the note, go to the next unreviewed image of the queue."""
+    corrected = st.session_state.get("review_corrected") if verdict == "label_wrong" else None
+    try:
+        store.add(run_id, dataset, image, current_reviewer(), verdict, corrected, st.session_state.get("review_note"),
+                  num_samples=len(view.labels), num_classes=len(names))
+    except (VerdictError, ReviewStoreError) as exc:
+        st.session_state["review_message"] = ("error", f"Verdict not saved: {exc}")
+        return
+    st.session_state["review_note"] = ""
+    st.session_state["review_message"] = ("ok", f"Saved image {image}: {VERDICTS[verdict]}")
+    following = next_unreviewed(queue, judged | {image}, after=image)
+    st.session_state[IMAGE_KEY] = following if following is not None else image
+
+
+def go(image: int | None) -> None:
+    if image is not None:
+        st.session_state[IMAGE_KEY] = image
+
+
+if image is None:
+    st.info("No image matches these filters: widen them above.")
+else:
+    given, predicted = int(view.labels[image]), int(view.predicted[image])
+    position = int(np.flatnonzero(queue == image)[0])
+    left, right = st.columns([1, 2])
+    left.image(enlarge(view.images[image], 280), caption=f"Test image {image} ({position + 1} of {len(queue)})")
+    with right:
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Given label", names[given])
+        m2.metric("Predicted", names[predicted])
+        m3.metric("p(given label)", f"{view.p_true[image]:.3f}")
+        if s.issue[image]:
+            st.warning(f"Likely label issue: p({names[given]}) = {view.p_true[image]:.3f} is below the class threshold "
+                       f"{s.thresholds[given]:.3f}, and class {names[s.suggested[image]]} reaches its own.")
+        st.plotly_chart(probability_chart(view.probs[image], given, s.thresholds, names), key="review_chart",
+                        config={"displayModeBar": False})
+    if image in latest:
+        v = latest[image]
+        mine = v.reviewer == reviewer
+        whose = "Your" if mine else f"{v.reviewer}'s"
+        (st.success if mine else st.info)(f"{whose} latest verdict: {describe(v, names)}")
+
+    options = [k for k in range(len(names)) if k != given]
+    if st.session_state.get("review_corrected_for") != image:  # a new image: suggest its likely true label
+        suggestion = int(s.suggested[image]) if s.issue[image] else predicted
+        st.session_state["review_corrected"] = suggestion if suggestion in options else options[0]
+        st.session_state["review_corrected_for"] = image
+    c1, c2 = st.columns([1, 3])
+    c1.selectbox("Corrected label", options, format_func=names.__getitem__, key="review_corrected",
+                 help="Recorded with 'Label is wrong'.")
+    c2.text_input("Note (optional)", key="review_note", max_chars=MAX_NOTE, placeholder="e.g. looks like a 7")
+    buttons = st.columns(6)
+    for col, (verdict, key) in zip(buttons, SHORTCUTS.items(), strict=False):
+        col.button(VERDICTS[verdict].capitalize(), key=f"review_{verdict}", shortcut=key, on_click=record,
+                   args=(verdict, image), disabled=not reviewer, width="stretch",
+                   type="primary" if verdict == "label_wrong" else "secondary")
+    buttons[4].button("Previous", key="review_prev", shortcut="P", on_click=go, width="stretch",
+                      args=(int(queue[position - 1]) if position > 0 else None,), disabled=position == 0)
+    buttons[5].button("Next", key="review_next", shortcut="N", on_click=go, width="stretch",
+                      args=(int(queue[position + 1]) if position + 1 < len(queue) else None,),
+                      disabled=position + 1 >= len(queue))
+    if not reviewer:
+        st.warning("Enter your name in the sidebar to give verdicts.")
+    earlier = [v for v in history if v.sample_index == image]
+    with st.expander(f"History of image {image} ({len(earlier)} verdicts)"):
+        for v in earlier:
+            st.write(f"{v.created_at:%Y-%m-%d %H:%M:%S} UTC · {v.reviewer}: {describe(v, names)}")
+
+with st.expander(f"Queue ({len(queue)} images)"):
+    st.dataframe(queue_table(s, queue, latest, names), hide_index=True, width="stretch")
+
+st.subheader("Export")
+try:
+    rows = export_rows(history, view.labels, view.probs, names)
+    corrections = format_corrections(dataset, review_corrections(history, dataset,
+                                                                 view.info.config.get("label_corrections", "")))
+except (ValueError, CorrectionsError) as exc:
+    st.error(f"Cannot export this run's verdicts: {exc}")
+else:
+    d1, d2, d3 = st.columns(3)
+    d1.download_button("Verdicts (CSV)", rows_to_csv(rows), f"review-{run_id}.csv", "text/csv",
+                       key="review_download_csv", on_click="ignore", width="stretch")
+    d2.download_button("Verdicts (JSON)", rows_to_json(rows), f"review-{run_id}.json", "application/json",
+                       key="review_download_json", on_click="ignore", width="stretch")
+    d3.download_button("Corrected labels (for retraining)", corrections, f"corrections-{run_id}.csv", "text/csv",
+                       key="review_download_corrections", on_click="ignore", width="stretch",
+                       help="Train with it: python -m mnist_core.train --label-corrections FILE")

@@ -16,12 +16,12 @@ torch.set_num_threads(1)
 st.set_page_config(page_title="MNIST Lab", page_icon="✍️", layout="wide")
 
 PAGES = [
-    st.Page("pages/train.py", title="Train", icon="🏋️", default=True),
-    st.Page("pages/data.py", title="Data", icon="🗂️"),
-    st.Page("pages/predictions.py", title="Predictions", icon="🔢"),
-    st.Page("pages/probabilities.py", title="Probabilities", icon="📊"),
-    st.Page("pages/review.py", title="Review", icon="🔎"),
-    st.Page("pages/draw.py", title="Draw", icon="✏️"),
+    st.Page("app_pages/train.py", title="Train", icon="🏋️", default=True),
+    st.Page("app_pages/data.py", title="Data", icon="🗂️"),
+    st.Page("app_pages/predictions.py", title="Predictions", icon="🔢"),
+    st.Page("app_pages/probabilities.py", title="Probabilities", icon="📊"),
+    st.Page("app_pages/review.py", title="Review", icon="🔎"),
+    st.Page("app_pages/draw.py", title="Draw", icon="✏️"),
 ]
 page = st.navigation(PAGES)
 

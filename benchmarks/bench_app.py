@@ -61,7 +61,7 @@ def peak_rss_mb() -> float:
         "import resource, sys; sys.path.insert(0, %r)\n"
         "from streamlit.testing.v1 import AppTest\n"
         "at = AppTest.from_file(%r, default_timeout=120).run()\n"
-        "for p in ('pages/predictions.py', 'pages/probabilities.py', 'pages/train.py'):\n"
+        "for p in ('app_pages/predictions.py', 'app_pages/probabilities.py', 'app_pages/train.py'):\n"
         "    at.switch_page(p).run()\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     ) % (str(ROOT), str(ROOT / "app.py"))
@@ -74,9 +74,9 @@ def run(data_dir: Path, quick: bool) -> list[dict]:
         os.environ["MNIST_DATA_DIR"], os.environ["MNIST_RUNS_DIR"] = str(data_dir), str(Path(tmp) / "runs")
         make_run(Path(tmp) / "runs", data_dir, "mnist-sample" if quick else "mnist")
         thresholds = [0.5, 0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.95, 0.99, 0.2, 0.1]
-        slider = time_reruns("pages/probabilities.py", thresholds,
+        slider = time_reruns("app_pages/probabilities.py", thresholds,
                              lambda at, v: at.slider(key="prob_threshold").set_value(v))
-        paging = time_reruns("pages/predictions.py", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+        paging = time_reruns("app_pages/predictions.py", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
                              lambda at, v: at.number_input(key="pred_page").set_value(v))
         rss = peak_rss_mb()
     rows = []

@@ -17,7 +17,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.launch import checkpoint_meta
 from mnist_core.model import make_net
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "data.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "data.py")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for the Draw page (pages/draw.py) with Streamlit's AppTest, and for what it renders with.
+"""Tests for the Draw page (app_pages/draw.py) with Streamlit's AppTest, and for what it renders with.
 
 AppTest cannot draw on a custom component, so the page's handling of image data is tested through the
 function it calls (mnist_core.draw.predict_drawing) with the run's own checkpoint; a real browser test drives
@@ -22,7 +22,7 @@ from mnist_core.launch import run_training
 from mnist_core.predict import predict_proba
 from ui.charts import probability_bars
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "draw.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "draw.py")
 
 
 @pytest.fixture(scope="module")

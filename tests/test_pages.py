@@ -36,7 +36,7 @@ def texts(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-@pytest.mark.parametrize("page", ["pages/predictions.py", "pages/probabilities.py"])
+@pytest.mark.parametrize("page", ["app_pages/predictions.py", "app_pages/probabilities.py"])
 def test_pages_without_a_run_point_to_train(page, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
@@ -50,7 +50,7 @@ def test_predictions_filters_and_pages(app, lab):
     probs, labels = (t.numpy() for t in runs.load_probs(lab[2]))
     wrong = int((probs.argmax(1) != labels).sum())
     at = app().run()
-    at.switch_page("pages/predictions.py").run()
+    at.switch_page("app_pages/predictions.py").run()
     assert not at.exception
     assert f"{len(labels):,} of {len(labels):,} test images match" in texts(at)
     first_page = at.selectbox(key="pred_image").options
@@ -68,7 +68,7 @@ def test_predictions_filters_and_pages(app, lab):
 def test_predictions_sort_by_confidence(app, lab):
     probs, _ = (t.numpy() for t in runs.load_probs(lab[2]))
     at = app().run()
-    at.switch_page("pages/predictions.py").run()
+    at.switch_page("app_pages/predictions.py").run()
     at.selectbox(key="pred_sort").set_value("confidence ascending").run()
     first = int(at.selectbox(key="pred_image").value)
     assert first == int(np.argmin(probs.max(1)))
@@ -77,7 +77,7 @@ def test_predictions_sort_by_confidence(app, lab):
 def test_probabilities_slider_changes_the_surfaced_count(app, lab):
     probs, labels = (t.numpy() for t in runs.load_probs(lab[2]))
     at = app().run()
-    at.switch_page("pages/probabilities.py").run()
+    at.switch_page("app_pages/probabilities.py").run()
     assert not at.exception
     at.selectbox(key="prob_class").set_value("4").run()
     counts = {}
@@ -94,7 +94,7 @@ def test_probabilities_view_restored_from_url(app):
     at.query_params["class"] = "7"
     at.query_params["threshold"] = "0.8"
     at.run()
-    at.switch_page("pages/probabilities.py")
+    at.switch_page("app_pages/probabilities.py")
     at.query_params["class"] = "7"
     at.query_params["threshold"] = "0.8"
     at.run()
@@ -139,7 +139,8 @@ def test_train_launches_a_worker_and_shows_it_finish(tmp_path, monkeypatch):
     assert "Run" in at.subheader[0].value and "finished" in at.subheader[0].value
     events = runs.read_events(info.path)
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [0, 1]
-    at.switch_page("pages/predictions.py").run()  # the new run is what the other pages now show
+    assert at.sidebar.selectbox(key="sidebar_run").value == info.run_id  # the new run is picked in the sidebar
+    at.switch_page("app_pages/predictions.py").run()  # and is what the other pages now show
     assert "1,000 of 1,000 test images match" in texts(at)
 
 

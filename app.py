@@ -16,12 +16,12 @@ torch.set_num_threads(1)
 st.set_page_config(page_title="MNIST Lab", page_icon="✍️", layout="wide")
 
 PAGES = [
-    st.Page("app_pages/train.py", title="Train", icon="🏋️", default=True),
-    st.Page("app_pages/data.py", title="Data", icon="🗂️"),
-    st.Page("app_pages/predictions.py", title="Predictions", icon="🔢"),
-    st.Page("app_pages/probabilities.py", title="Probabilities", icon="📊"),
-    st.Page("app_pages/review.py", title="Review", icon="🔎"),
-    st.Page("app_pages/draw.py", title="Draw", icon="✏️"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/folder_open:"),
+    st.Page("app_pages/predictions.py", title="Predictions", icon=":material/grid_view:"),
+    st.Page("app_pages/probabilities.py", title="Probabilities", icon=":material/bar_chart:"),
+    st.Page("app_pages/review.py", title="Review", icon=":material/fact_check:"),
+    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
 ]
 page = st.navigation(PAGES)
 

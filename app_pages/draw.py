@@ -30,7 +30,7 @@ def clear_canvas() -> None:
     st.session_state[ROUND_KEY] = st.session_state.get(ROUND_KEY, 0) + 1
 
 
-st.title("Draw a digit")
+st.header("Draw a digit")
 info, model, meta = require_model()
 class_names = list(meta["class_names"])
 st.caption(f"Model: run {info.run_id} · trained on {meta.get('data')} · {len(class_names)} classes. "

@@ -41,7 +41,7 @@ if len(under):
     pages = page_count(len(under))
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="prob_page") if pages > 1 else 1
     shown = page_of(under, page - 1)
-    titles = [f"#{i} pred. {names[view.predicted[i]]} p={view.probs[i, k]:.2f}" for i in shown]
+    titles = [f"pred. {names[view.predicted[i]]}, p={view.probs[i, k]:.2f}" for i in shown]
     colors = [GREEN if view.predicted[i] == k else RED for i in shown]
     st.image(grid_png(view.images[shown], titles, colors),
              caption="lowest p(k | image) first · red: misclassified")

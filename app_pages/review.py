@@ -37,7 +37,7 @@ SHORTCUTS = {"label_wrong": "W", "ambiguous": "A", "model_wrong": "M", "fine": "
 view = require_run_view()
 names, run_id, dataset = view.class_names, view.info.run_id, view.info.config.get("data", "")
 reviewer = current_reviewer()
-st.title("🔎 Review labels")
+st.header("Review labels")
 db_url = review_db_url()
 try:
     store = open_store(db_url)

@@ -24,12 +24,21 @@ def render_grid(images: np.ndarray, titles: list[str], colors: list[tuple[int, i
     for i in range(n):
         r, c = divmod(i, cols)
         x0, y0 = c * (cell + 2 * pad), r * (cell + 2 * pad + title_h)
-        draw.text((x0 + pad, y0 + 2), titles[i], fill=colors[i], font=font)
+        draw.text((x0 + pad, y0 + 2), fit_text(titles[i], font, cell), fill=colors[i], font=font)
         tile = Image.fromarray(np.asarray(images[i], dtype=np.uint8)).resize((cell, cell), Image.NEAREST)
         top = y0 + title_h
         draw.rectangle([x0 + pad - 3, top - 3, x0 + pad + cell + 2, top + cell + 2], outline=colors[i], width=3)
         canvas.paste(tile.convert("RGB"), (x0 + pad, top))
     return canvas
+
+
+def fit_text(text: str, font: ImageFont.ImageFont, width: int) -> str:
+    """text, cut with an ellipsis where it would overflow `width` pixels (long class names)."""
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
 
 
 @st.cache_data(max_entries=512, show_spinner=False)

@@ -113,7 +113,7 @@ def link_to_train() -> None:
     """A link to the Train page, or a pointer to it where no st.navigation registered it (a page run on its
     own, as AppTest.from_file does): st.page_link only links to registered pages."""
     try:
-        st.page_link("app_pages/train.py", label="Go to Train", icon="🏋️")
+        st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     except StreamlitPageNotFoundError:
         st.markdown("Open **Train** in the app's navigation (`streamlit run app.py`).")
 

@@ -72,13 +72,19 @@ def data_preview(name: str) -> None:
 
 
 def watched_run() -> runs.RunInfo | None:
-    """The run whose progress this page shows: the one launched here, else the newest running one."""
+    """The run whose progress this page shows: the one launched here, else the newest running one.
+
+    A running run found here is remembered, so that a reloaded page (a new session) keeps showing it when it
+    ends, with its final status, instead of dropping it from the page."""
     all_runs = runs.list_runs(state.runs_dir())
     wanted = st.session_state.get("train_watch")
     for r in all_runs:
         if r.run_id == wanted:
             return r
-    return next((r for r in all_runs if r.status == "running"), None)
+    running = next((r for r in all_runs if r.status == "running"), None)
+    if running is not None:
+        st.session_state["train_watch"] = running.run_id
+    return running
 
 
 @st.fragment(run_every=1.0)

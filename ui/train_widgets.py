@@ -58,7 +58,7 @@ def config_form() -> TrainConfig:
 def data_preview(name: str) -> None:
     """The notebook's 5x5 grid of training images with their labels, and the class counts."""
     try:
-        dataset = state.cached_dataset(name, str(state.data_dir()))
+        dataset = state.load_data(name)
     except DataError as exc:
         st.warning(str(exc))
         return

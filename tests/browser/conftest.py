@@ -16,9 +16,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from mnist_core import runs
-from tests.browser.harness import ROOT, AppServer, chromium_path, launch_chromium
+from tests.browser.harness import ROOT, SCREENSHOTS, AppServer, chromium_path, launch_chromium
 
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
 TIMEOUT_MS = 120_000  # generous: the machine is shared, and the first page run imports torch
 expect.set_options(timeout=TIMEOUT_MS)

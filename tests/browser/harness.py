@@ -184,3 +184,33 @@ def choose(page, label: str, option: str) -> None:
     """Pick an option of the st.selectbox labelled `label`."""
     page.get_by_role("combobox", name=label).click()
     page.get_by_role("option", name=option, exact=True).click()
+
+
+def nav_links(page) -> dict[str, str]:
+    """{page title: URL} of the sidebar navigation, in order."""
+    links = page.get_by_test_id("stSidebarNavLink")
+    links.first.wait_for()
+    return {link.get_by_test_id("stMarkdownContainer").inner_text().strip(): link.get_attribute("href")
+            for link in links.all()}  # the link's own text also holds its icon's name
+
+
+def run_progress(page) -> int:
+    """The Train page's 'Whole run' bar, 0..100 (aria-valuenow of its st.progress)."""
+    bar = page.get_by_test_id("stProgress").filter(has_text="Whole run").get_by_role("progressbar")
+    return int(bar.get_attribute("aria-valuenow"))
+
+
+def draw(page, points: list[tuple[float, float]], steps: int = 12) -> None:
+    """One pen stroke on the Draw page's canvas through `points`, fractions (0..1) of its width and height.
+
+    The canvas (streamlit-drawable-canvas 0.13, a components-v2 component) lives in the page itself, in an
+    isolated shadow root, not in an iframe: Playwright's CSS locators pierce open shadow roots.
+    """
+    canvas = page.get_by_test_id("stBidiComponentIsolated").locator("canvas").last  # fabric's input layer
+    box = canvas.bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=steps)
+    page.mouse.up()

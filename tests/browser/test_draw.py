@@ -1,8 +1,7 @@
 """Browser: strokes drawn with the mouse on the Draw page's canvas give a prediction, and one vertical
 stroke is read as a 1 (by the session's model, trained for one epoch on real MNIST).
 
-The canvas (streamlit-drawable-canvas 0.13, a components-v2 component) is rendered in the page itself, in
-an isolated shadow root, not in an iframe: Playwright's CSS locators pierce open shadow roots.
+The canvas is not in an iframe but in the page's own DOM (a components-v2 shadow root): see harness.draw.
 
     python -m pytest tests/browser/test_draw.py -q
 """
@@ -13,21 +12,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.harness import open_page
+from tests.browser.harness import draw, open_page
 
 pytestmark = pytest.mark.browser
-
-
-def draw(page, points: list[tuple[float, float]], steps: int = 12) -> None:
-    """One pen stroke through `points`, given as fractions (0..1) of the canvas's width and height."""
-    canvas = page.get_by_test_id("stBidiComponentIsolated").locator("canvas").last  # fabric's input layer
-    box = canvas.bounding_box()
-    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
-    page.mouse.move(*xy[0])
-    page.mouse.down()
-    for x, y in xy[1:]:
-        page.mouse.move(x, y, steps=steps)
-    page.mouse.up()
 
 
 def prediction(page):

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from mnist_core import runs
-from tests.browser.harness import AppServer, choose, open_page
+from tests.browser.harness import AppServer, choose, open_page, run_progress
 
 pytestmark = pytest.mark.browser
 RUN_TIMEOUT_S = 600  # 2 epochs of mnist-sample take ~20 s on idle cores; a shared machine is slower
@@ -37,18 +37,12 @@ def start_run(page, url: str, epochs: int) -> None:
     page.get_by_role("button", name="Start training").click()
 
 
-def whole_run_percent(page) -> int:
-    """The 'Whole run' bar's value, 0..100 (aria-valuenow of the second st.progress)."""
-    bar = page.get_by_test_id("stProgress").filter(has_text="Whole run").get_by_role("progressbar")
-    return int(bar.get_attribute("aria-valuenow"))
-
-
 def watch_until(page, done, timeout_s: float) -> list[int]:
     """Sample the whole-run progress once a second until done(page) is true; return the samples."""
     seen, deadline = [], time.monotonic() + timeout_s
     while not done(page):
         assert time.monotonic() < deadline, f"timed out; progress seen: {seen}"
-        seen.append(whole_run_percent(page))
+        seen.append(run_progress(page))
         time.sleep(1)
     return seen
 
@@ -73,20 +67,20 @@ def test_a_short_run_shows_progress_and_its_accuracy(page, train_app):
     info = the_run(train_app, run_id)
     assert info.status == "finished" and info.config["data"] == "mnist-sample" and info.config["epochs"] == 2
     expect(finished).to_contain_text(f"Finished: test accuracy {info.test_accuracy:.2%}")
-    assert whole_run_percent(page) == 100
+    assert run_progress(page) == 100
     expect(page.get_by_role("combobox", name="Model (run)")).to_have_value(re.compile(f"^{run_id} · mnist-sample"))
 
 
 def test_reloading_mid_run_shows_the_run_progressing(page, train_app):
     start_run(page, train_app.url, epochs=30)  # long enough to reload mid-run; cancelled at the end
     run_id = shown_run_id(page)
-    watch_until(page, lambda p: whole_run_percent(p) > 0, RUN_TIMEOUT_S)
-    before = whole_run_percent(page)
+    watch_until(page, lambda p: run_progress(p) > 0, RUN_TIMEOUT_S)
+    before = run_progress(page)
 
     page.reload()
     assert shown_run_id(page) == run_id  # a fresh session finds the running run by itself
     expect(page.get_by_role("heading", name=f"Run {run_id} · running")).to_be_visible()
-    after = watch_until(page, lambda p: whole_run_percent(p) > before, RUN_TIMEOUT_S)
+    after = watch_until(page, lambda p: run_progress(p) > before, RUN_TIMEOUT_S)
     assert all(v >= before for v in after), f"progress went back after the reload: {before} -> {after}"
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()
 

@@ -1,7 +1,7 @@
 # MNIST Lab for a team server: the dashboard on port 8501, data and runs in the /data volume.
 #
 #   docker build -t mnist-lab .
-#   docker run -d --name mnist-lab -p 8501:8501 -v mnist-lab:/data --restart unless-stopped mnist-lab
+#   docker run -d --init --name mnist-lab -p 8501:8501 -v mnist-lab:/data --restart unless-stopped mnist-lab
 #
 # CPU wheels of torch by default (GBs smaller than PyPI's CUDA build); for a GPU host build with
 # --build-arg TORCH_INDEX=https://pypi.org/simple and run with --gpus all. See docs/deploy.md.

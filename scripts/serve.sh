@@ -17,12 +17,12 @@ MNIST_LAB_HOME=${MNIST_LAB_HOME:-$HOME/mnist-lab}
 export MNIST_DATA_DIR=${MNIST_DATA_DIR:-$MNIST_LAB_HOME/data}
 export MNIST_RUNS_DIR=${MNIST_RUNS_DIR:-$MNIST_LAB_HOME/runs}
 
-if ! "$PYTHON" -c "import streamlit, torch" 2>/dev/null; then
-  echo "error: $PYTHON cannot import streamlit and torch; install them with: pip install -r requirements.txt" >&2
-  exit 1
-fi
 if ! mkdir -p "$MNIST_DATA_DIR" "$MNIST_RUNS_DIR" 2>/dev/null || [ ! -w "$MNIST_RUNS_DIR" ]; then
   echo "error: cannot write to $MNIST_RUNS_DIR (and $MNIST_DATA_DIR); set MNIST_LAB_HOME to a writable folder" >&2
+  exit 1
+fi
+if ! "$PYTHON" -c "import streamlit, torch" 2>/dev/null; then
+  echo "error: $PYTHON cannot import streamlit and torch; install them with: pip install -r requirements.txt" >&2
   exit 1
 fi
 echo "MNIST Lab on http://$ADDRESS:$PORT  data: $MNIST_DATA_DIR  runs: $MNIST_RUNS_DIR"

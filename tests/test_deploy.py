@@ -128,3 +128,10 @@ def test_loading_message_says_when_it_downloads(tmp_path):
     assert loading_message("mnist", tmp_path) == "Loading mnist…"
     assert loading_message("mnist-sample", tmp_path) == "Loading mnist-sample…"
 
+
+
+def test_serve_sh_says_how_to_install_when_python_lacks_the_app(tmp_path):
+    env = dict(serve_env(tmp_path, free_port()), PYTHON="false")  # an "interpreter" that imports nothing
+    done = subprocess.run([str(SERVE)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "cannot import streamlit and torch" in done.stderr and "pip install -r requirements.txt" in done.stderr

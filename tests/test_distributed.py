@@ -66,6 +66,14 @@ def events_of(run_dir: Path, kind: str) -> list[dict]:
     return [e for e in runs.read_events(run_dir) if e["type"] == kind]
 
 
+def process_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def test_single_process_context_changes_nothing():
     model, order, value, stop = make_net("notebook"), torch.randperm(10), torch.tensor(2.5), lambda: True
     assert LOCAL.wrap(model) is model and LOCAL.unwrap(model) is model
@@ -177,6 +185,21 @@ def test_dead_rank_fails_the_dashboard_run_with_the_reason(data_dir, tmp_path, m
 
 
 @pytest.mark.slow
+def test_dashboard_run_on_two_processes_shows_and_cancels_like_any_run(data_dir, tmp_path):
+    run_dir = start_worker(TrainConfig(data=SUBSET, epochs=50, device="cpu", workers=2), tmp_path, data_dir)
+    supervisor, deadline = runs.read_json(run_dir / "status.json")["pid"], time.monotonic() + 240
+    while not events_of(run_dir, "batch") and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert runs.read_run(run_dir).status == "running" and process_alive(supervisor)
+    runs.request_cancel(run_dir)
+    while process_alive(supervisor) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    info = runs.read_run(run_dir)
+    assert info.status == "cancelled" and runs.read_events(run_dir)[-1]["type"] == "cancelled"
+    assert not (run_dir / "model.pt").exists()
+
+
+@pytest.mark.slow
 def test_dead_rank_fails_a_torchrun_cli_run(data_dir, tmp_path):
     done = torchrun(["-m", "mnist_core.train", "--data", SUBSET, "--epochs", "1", "--device", "cpu",
                      "--data-dir", str(data_dir), "--runs-dir", str(tmp_path)], env={FAULT_ENV: "1:5"})
@@ -184,14 +207,6 @@ def test_dead_rank_fails_a_torchrun_cli_run(data_dir, tmp_path):
     info = runs.read_run(only_run(tmp_path))  # a dead rank 0 is reported by pid liveness at the latest
     assert info.status == "failed" and info.error
     assert not (info.path / "model.pt").exists() and not list(info.path.glob(".*.tmp"))
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def test_gpu_benchmark_runs_its_code_path_on_cpu(data_dir):

@@ -122,7 +122,8 @@ def main(argv: list[str]) -> int:
         return 1
     finally:
         teardown(dist)
-    return 0 if status["status"] in ("finished", "cancelled") else 1
+    # The other ranks ended where rank 0 did (a failure too is decided together); rank 0 reports the outcome.
+    return 0 if status["status"] in ("finished", "cancelled") or not dist.is_main else 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     python -m pytest -q tests/test_distributed.py      # about a minute: three tests start 2-process jobs
 
 The multi-process tests run torchrun (python -m torch.distributed.run --standalone, gloo on 127.0.0.1) on
-the first 4,000/1,000 real MNIST digits, saved as an imported dataset in a temporary data dir.
+the first 4,001/999 real MNIST digits (odd counts: the padding and the trimming are exercised), saved as an
+imported dataset in a temporary data dir.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ RUN_FILES = {"config.json", "status.json", "metrics.jsonl", "model.pt", "probs.p
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    """A data dir holding the first 4,000 train / 1,000 test real MNIST digits as the imported dataset SUBSET."""
+    """A data dir holding the first 4,001 train / 999 test real MNIST digits as the imported dataset SUBSET."""
     mnist_dir = Path(os.environ.get("MNIST_DATA_DIR", REPO.parent / "shared" / "data"))
     if not (mnist_dir / "MNIST" / "raw").is_dir():
         pytest.skip(f"real MNIST IDX files not found under {mnist_dir} (set MNIST_DATA_DIR)")
@@ -43,9 +44,9 @@ def data_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")
     folder = root / "datasets" / SUBSET
     folder.mkdir(parents=True)
-    np.savez(folder / "data.npz", train_images=full.train_images[:4000].numpy(),
-             train_labels=full.train_labels[:4000].numpy(), test_images=full.test_images[:1000].numpy(),
-             test_labels=full.test_labels[:1000].numpy())
+    np.savez(folder / "data.npz", train_images=full.train_images[:4001].numpy(),
+             train_labels=full.train_labels[:4001].numpy(), test_images=full.test_images[:999].numpy(),
+             test_labels=full.test_labels[:999].numpy())
     (folder / "manifest.json").write_text(json.dumps({"class_names": DIGITS}))
     return root
 
@@ -153,7 +154,8 @@ def test_two_gloo_processes_match_one_process(data_dir, tmp_path):
 
     one_epoch, two_epoch = events_of(single, "epoch")[0], events_of(run_dir, "epoch")[0]
     assert one_epoch["test_accuracy"] > 0.6  # it learned (chance is 0.1): not a comparison of two failures
-    # The global batch is the same (2 x 32 = 64, the same images), so the runs agree up to float rounding.
+    # The global batches are the same (2 x 32 = 64 images; the last one has 1 repeat), so the runs agree up to
+    # float rounding.
     assert abs(two_epoch["test_accuracy"] - one_epoch["test_accuracy"]) <= 0.01
     assert two_epoch["train_loss"] == pytest.approx(one_epoch["train_loss"], rel=0.02)
 

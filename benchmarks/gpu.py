@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     if device.type != "cuda":
         skipped = [m for m in modes if m == "graph" or (m == "compile" and not args.modes)]
         modes = [m for m in modes if m not in skipped]
-        print(f"on the CPU: skipping {', '.join(skipped) or 'nothing'} (graph is CUDA only; ask for "
-              "compile with --modes)")
+        if skipped:
+            print(f"on the CPU: skipping {', '.join(skipped)} (graph is CUDA only; ask for compile with --modes)")
     data = load_dataset(args.data, args.data_dir)
     if args.quick:
         data = subset(data, 2048, 512)

@@ -9,6 +9,9 @@ Events (dicts, `type` first):
     finished  test_accuracy, test_loss, duration, plus `model` and `test_probs` (not written to disk)
     failed    error
     cancelled epoch, batch
+
+Under torchrun, `dist` (see mnist_core.distributed) shards each epoch over the ranks, all-reduces the
+gradients (DistributedDataParallel) and gathers the test probabilities; every rank yields the same events.
 """
 from __future__ import annotations
 
@@ -21,8 +24,9 @@ import torch.nn.functional as F
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import Dataset, normalization, to_model_input
+from mnist_core.distributed import LOCAL, DistContext
 from mnist_core.model import make_net
-from mnist_core.predict import evaluate, predict_proba
+from mnist_core.predict import evaluate
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,16 +55,17 @@ def random_shift(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator
 
 
 def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool] = lambda: False,
-          events_per_epoch: int = 50) -> Iterator[dict]:
+          events_per_epoch: int = 50, dist: DistContext = LOCAL) -> Iterator[dict]:
     """Train config.model on dataset; yield events. Stops between batches when should_stop() is true."""
     torch.manual_seed(config.seed)
-    device = resolve_device(config.device)
-    model = make_net(config.model, dataset.num_classes).to(device)
+    device = dist.device or resolve_device(config.device)
+    model = dist.wrap(make_net(config.model, dataset.num_classes).to(device))
+    should_stop = dist.stop_together(should_stop)
     optimizer = make_optimizer(config, model)
     mean, std = normalization(config.normalize)
     images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
-    n, bs = len(labels), config.batch_size
-    steps = math.ceil(n / bs)
+    n, bs = len(labels), dist.local_batch_size(config.batch_size)
+    steps = math.ceil(dist.shard_size(n) / bs)
     scheduler = None
     if config.schedule == "onecycle":
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps * config.epochs)
@@ -70,7 +75,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
     for epoch in range(config.epochs):
         model.train()
         order = torch.randperm(n, generator=order_gen) if config.shuffle else torch.arange(n)
-        order = order.to(device)
+        order = dist.shard(order).to(device)
         loss_sum = torch.zeros((), device=device)
         for step in range(steps):
             idx = order[step * bs:(step + 1) * bs]
@@ -86,7 +91,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
             loss_sum += loss.detach()
             last = step == steps - 1
             if step % log_every == 0 or last:
-                running = loss_sum.item() / (step + 1)  # one device sync per logged batch, not per batch
+                running = dist.mean(loss_sum).item() / (step + 1)  # one device sync per logged batch, not per batch
                 if not math.isfinite(running):
                     yield {"type": "failed", "error": f"loss became {running} in epoch {epoch}, batch {step}: "
                                                       "lower the learning rate or check the data"}
@@ -96,14 +101,15 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
             if should_stop():
                 yield {"type": "cancelled", "epoch": epoch, "batch": step + 1}
                 return
-        probs = predict_proba(model, dataset.test_images, mean, std, device=device)
+        probs = dist.predict_proba(model, dataset.test_images, mean, std, device=device)
         metrics = evaluate(probs, dataset.test_labels)
         if not math.isfinite(metrics["loss"]):  # the weights broke after the last checked batch loss
             yield {"type": "failed", "error": f"test predictions became non-finite after epoch {epoch}: "
                                               "lower the learning rate or check the data"}
             return
+        loss_sum = dist.mean(loss_sum)
         yield {"type": "epoch", "epoch": epoch, "epochs": config.epochs, "train_loss": loss_sum.item() / steps,
                "test_loss": metrics["loss"], "test_accuracy": metrics["accuracy"],
                "elapsed": time.perf_counter() - start}
     yield {"type": "finished", "test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"],
-           "duration": time.perf_counter() - start, "model": model, "test_probs": probs}
+           "duration": time.perf_counter() - start, "model": dist.unwrap(model), "test_probs": probs}

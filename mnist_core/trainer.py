@@ -37,21 +37,32 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def autocast(device: torch.device) -> torch.autocast:
+    """bf16 autocast on CUDA (tensor cores; the loss and the optimizer stay float32). Off on CPU, where these
+    AVX2 cores have no fast bf16 and float32 keeps the `notebook` recipe's maths exact."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels once
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
 def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    # fused: one kernel updates every parameter; on 2 CPU cores Adam's step costs a third of foreach's
     params, wd = model.parameters(), config.weight_decay
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=wd, foreach=True)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=wd, fused=True)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=wd, foreach=True)
-    return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=wd, foreach=True)
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=wd, fused=True)
+    return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=wd, fused=True)
 
 
-def random_shift(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Translate each (B, 1, 28, 28) image by up to max_shift pixels, filling with the background value."""
-    b, _, h, w = x.shape
-    pad = F.pad(x, (max_shift,) * 4, value=float(x.amin()))
-    dx, dy = (torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).tolist())
-    return torch.stack([pad[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(b)])
+def random_shift(x: torch.Tensor, fill: float, max_shift: int = 2,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Translate each (B, C, H, W) image by up to max_shift pixels, filling with `fill` (the background)."""
+    b, c, h, w = x.shape
+    pad = F.pad(x, (max_shift,) * 4, value=fill)  # (B, C, H + 2s, W + 2s)
+    windows = pad.unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 2s + 1, 2s + 1, H, W), a view
+    dx, dy = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).to(x.device)
+    return windows[torch.arange(b, device=x.device), :, dy, dx]  # (B, C, H, W): one gather, not B slices
 
 
 def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool] = lambda: False,
@@ -62,6 +73,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
     model = dist.wrap(make_net(config.model, dataset.num_classes).to(device))
     should_stop = dist.stop_together(should_stop)
     optimizer = make_optimizer(config, model)
+    mixed = autocast(device)
     mean, std = normalization(config.normalize)
     images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
     n, bs = len(labels), dist.local_batch_size(config.batch_size)
@@ -81,8 +93,9 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
             idx = order[step * bs:(step + 1) * bs]
             x = to_model_input(images[idx], mean, std)  # (B, 1, 28, 28)
             if config.augment:
-                x = random_shift(x, generator=order_gen)
-            loss = F.cross_entropy(model(x), labels[idx], label_smoothing=config.label_smoothing)
+                x = random_shift(x, fill=-mean / std, generator=order_gen)
+            with mixed:
+                loss = F.cross_entropy(model(x), labels[idx], label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -39,7 +39,8 @@ class ImageConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and torch.is_grad_enabled() and self.weight.requires_grad and not x.requires_grad:
+        plain_fp32 = x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")  # the Function has no casts
+        if plain_fp32 and torch.is_grad_enabled() and self.weight.requires_grad and not x.requires_grad:
             return _ImageConvFunction.apply(x, self.weight, self.bias, self.padding[0])
         return super().forward(x)
 

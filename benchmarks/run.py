@@ -21,6 +21,7 @@ BENCHMARKS = [
     "inference",
     "memory",
     "time_to_accuracy",
+    "app",
 ]
 
 

@@ -4,9 +4,13 @@
 trainer's events into metrics.jsonl, and ends with a checkpoint, cached probabilities and a final status.
 
     python -m mnist_core.launch RUN_DIR DATA_DIR    # the worker the dashboard starts (not for people)
+
+With config.workers > 1 the worker is a supervisor (mnist_core.supervise) that starts that many ranks of
+this same module under torchrun's agent; each rank joins the process group (mnist_core.distributed).
 """
 from __future__ import annotations
 
+import collections
 import os
 import subprocess
 import sys
@@ -15,7 +19,9 @@ from pathlib import Path
 
 from mnist_core import runs
 from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.data import list_data_sources, load_dataset, normalization
+from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
+from mnist_core.distributed import LOCAL, DistContext, launched_by_torchrun, max_workers, setup, teardown
+from mnist_core.supervise import supervise
 from mnist_core.trainer import train
 
 
@@ -26,20 +32,33 @@ def checkpoint_meta(config: TrainConfig, class_names: list[str], final: dict) ->
             "test_accuracy": final.get("test_accuracy"), "test_loss": final.get("test_loss")}
 
 
-def run_training(config: TrainConfig, run_dir: Path, data_dir: Path | str,
+def load_training_data(config: TrainConfig, data_dir: Path | str) -> Dataset:
+    """Validate the config and load its dataset, label corrections applied."""
+    config.validate(known_data=list_data_sources(data_dir))
+    dataset = load_dataset(config.data, data_dir)
+    if config.label_corrections:
+        from mnist_core.corrections import apply_label_corrections
+        dataset = apply_label_corrections(dataset, config.label_corrections)
+    return dataset
+
+
+def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str,
                  on_event: Callable[[dict], None] = lambda e: None,
-                 should_stop: Callable[[], bool] | None = None) -> dict:
-    """Train into an existing run folder (see runs.create_run); return the final status dict."""
+                 should_stop: Callable[[], bool] | None = None, dist: DistContext = LOCAL) -> dict:
+    """Train into an existing run folder (see runs.create_run); return the final status dict.
+
+    Under torchrun every rank calls this with its `dist`: rank 0 writes the run folder, the others only train
+    (their run_dir may be None) and raise if they break, so that torchrun stops the job.
+    """
+    if not dist.is_main:
+        return _follow_training(config, data_dir, dist)
     run_dir = Path(run_dir)
     stop = should_stop or (lambda: runs.cancel_requested(run_dir))
-    runs.set_status(run_dir, "running", pid=os.getpid())
+    if not dist.enabled:  # a multi-process run keeps the pid of the process that started the job
+        runs.set_status(run_dir, "running", pid=os.getpid())
     try:
-        config.validate(known_data=list_data_sources(data_dir))
-        dataset = load_dataset(config.data, data_dir)
-        if config.label_corrections:
-            from mnist_core.corrections import apply_label_corrections
-            dataset = apply_label_corrections(dataset, config.label_corrections)
-        for event in train(config, dataset, should_stop=stop):
+        dataset = load_training_data(config, data_dir)
+        for event in train(config, dataset, should_stop=stop, dist=dist):
             on_event(event)
             runs.append_event(run_dir, event)
             if event["type"] == "finished":
@@ -54,7 +73,8 @@ def run_training(config: TrainConfig, run_dir: Path, data_dir: Path | str,
     except KeyboardInterrupt:  # Ctrl-C in the CLI: the person stopped it, nothing broke
         return _record_end(run_dir, on_event, "cancelled", "interrupted")
     except Exception as exc:
-        return _record_end(run_dir, on_event, "failed", f"{type(exc).__name__}: {exc}")
+        prefix = f"rank 0 of {dist.world_size}: " if dist.enabled else ""
+        return _record_end(run_dir, on_event, "failed", f"{prefix}{type(exc).__name__}: {exc}")
 
 
 def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, error: str) -> dict:
@@ -64,9 +84,23 @@ def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, erro
     return runs.set_status(run_dir, kind, error=error)
 
 
+def _follow_training(config: TrainConfig, data_dir: Path | str, dist: DistContext) -> dict:
+    """A rank other than 0: the same training, nothing written; its events match rank 0's."""
+    events = train(config, load_training_data(config, data_dir), dist=dist)
+    last = collections.deque(events, maxlen=1) or [{"type": "failed", "error": "training ended without events"}]
+    return {"status": last[0]["type"], "error": last[0].get("error")}
+
+
 def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str) -> Path:
-    """Create the run folder and train in a detached process that outlives the page (and the browser tab)."""
+    """Create the run folder and train in a detached process that outlives the page (and the browser tab).
+
+    With config.workers > 1 that process supervises config.workers training processes (see `supervise`).
+    """
     config.validate(known_data=list_data_sources(data_dir))
+    limit = max_workers(config.device)
+    if config.workers > limit:
+        raise ConfigError("workers", f"at most {limit} training processes fit this machine (one per GPU, "
+                                     f"or one per CPU core without GPUs), got {config.workers}")
     run_dir = runs.create_run(runs_dir, config)
     args = [str(run_dir.resolve()), str(Path(data_dir).resolve())]  # absolute: the worker runs from the repo root
     try:
@@ -90,8 +124,19 @@ def main(argv: list[str]) -> int:
     except (runs.RunStoreError, ConfigError) as exc:
         runs.set_status(run_dir, "failed", error=f"bad config.json: {exc}")
         return 1
-    status = run_training(config, run_dir, data_dir)
-    return 0 if status["status"] in ("finished", "cancelled") else 1
+    if config.workers > 1 and not launched_by_torchrun():
+        return supervise(run_dir, data_dir, config.workers)
+    dist = LOCAL
+    try:
+        dist = setup(config.device) if launched_by_torchrun() else LOCAL
+        status = run_training(config, run_dir, data_dir, dist=dist)
+    except Exception as exc:  # joining the job, or a rank other than 0, failed: one line for worker.log
+        print(f"error: rank {os.environ.get('RANK', 0)}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        teardown(dist)
+    # The other ranks ended where rank 0 did (a failure too is decided together); rank 0 reports the outcome.
+    return 0 if status["status"] in ("finished", "cancelled") or not dist.is_main else 1
 
 
 if __name__ == "__main__":

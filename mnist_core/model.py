@@ -10,12 +10,47 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+class _ImageConvFunction(torch.autograd.Function):
+    """conv2d whose backward returns no input gradient and gets the weight gradient from one conv2d.
+
+    oneDNN's weight-gradient kernel pads a 1-channel input to 8 channels; correlating the batch instead
+    (the images as channels, the output gradients as filters) gives the same sums 3x faster on CPU.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int):
+        ctx.save_for_backward(x)
+        ctx.padding, ctx.has_bias = padding, bias is not None
+        return F.conv2d(x, weight, bias, padding=padding)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors  # (B, I, H, W); grad: (B, O, H', W')
+        weight_grad = F.conv2d(x.transpose(0, 1), grad.transpose(0, 1), padding=ctx.padding)  # (I, O, k, k)
+        bias_grad = grad.sum((0, 2, 3)) if ctx.has_bias else None
+        return None, weight_grad.transpose(0, 1), bias_grad, None
+
+
+class ImageConv2d(nn.Conv2d):
+    """A network's first convolution (stride 1): the images need no gradient, so on CPU it trains through
+    _ImageConvFunction; elsewhere, and in inference, it is a plain nn.Conv2d (same parameters, same output)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0, bias: bool = True):
+        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        plain_fp32 = x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")  # the Function has no casts
+        if plain_fp32 and torch.is_grad_enabled() and self.weight.requires_grad and not x.requires_grad:
+            return _ImageConvFunction.apply(x, self.weight, self.bias, self.padding[0])
+        return super().forward(x)
+
+
 class NotebookNet(nn.Module):
     """Conv(1->6, k5), ReLU, MaxPool 2; Conv(6->12, k5), ReLU, MaxPool 2; FC 192->120->60->classes."""
 
     def __init__(self, num_classes: int = 10):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels=1, out_channels=6, kernel_size=5)
+        self.conv1 = ImageConv2d(in_channels=1, out_channels=6, kernel_size=5)
         self.conv2 = nn.Conv2d(in_channels=6, out_channels=12, kernel_size=5)
         self.fc1 = nn.Linear(in_features=12 * 4 * 4, out_features=120)
         self.fc2 = nn.Linear(in_features=120, out_features=60)
@@ -30,7 +65,40 @@ class NotebookNet(nn.Module):
         return self.out(t)
 
 
-MODELS: dict[str, type[nn.Module]] = {"notebook": NotebookNet}
+def conv_block(in_channels: int, out_channels: int, kernel_size: int, first: bool = False) -> nn.Sequential:
+    """Conv (no bias: BatchNorm adds one), BatchNorm, ReLU, 2x2 max-pool: (B, I, H, W) -> (B, O, (H-k+1)/2, ...)."""
+    conv = (ImageConv2d if first else nn.Conv2d)(in_channels, out_channels, kernel_size, bias=False)
+    return nn.Sequential(conv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+
+
+class FastNet(nn.Module):
+    """The `fast` recipe's net: the notebook's layout with 8/16 channels (oneDNN's 8-wide blocks; it pads 6/12
+    to them anyway) and BatchNorm, so that a one-cycle schedule at 5e-3 converges in a few epochs."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(conv_block(1, 8, 5, first=True), conv_block(8, 16, 5))  # (B, 16, 4, 4)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(16 * 4 * 4, 128), nn.ReLU(inplace=True),
+                                        nn.Linear(128, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class BestNet(nn.Module):
+    """The `best` recipe's net: 32/64 channels of 5x5 convolutions with BatchNorm, a 128-unit hidden layer."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(conv_block(1, 32, 5, first=True), conv_block(32, 64, 5))  # (B, 64, 4, 4)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64 * 4 * 4, 128), nn.ReLU(inplace=True),
+                                        nn.Linear(128, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+MODELS: dict[str, type[nn.Module]] = {"notebook": NotebookNet, "fast": FastNet, "best": BestNet}
 
 
 def make_net(name: str, num_classes: int = 10) -> nn.Module:

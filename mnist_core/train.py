@@ -5,6 +5,11 @@
 
 Prints the notebook's per-epoch lines (`Epoch 0/10: average loss 0.36806`), then
 `test accuracy: 0.9xxx` and the run folder. Bad arguments exit 2 with a one-line message.
+
+On several processes or machines, the same command under torchrun (DistributedDataParallel; rank 0 writes
+the run and prints; --batch-size stays the global batch; see docs/distributed.md):
+
+    torchrun --nproc-per-node 2 -m mnist_core.train --data mnist --epochs 10
 """
 from __future__ import annotations
 
@@ -14,9 +19,10 @@ import sys
 
 from tqdm import tqdm
 
-from mnist_core import runs
+from mnist_core import distributed, runs
 from mnist_core.config import RECIPES, ConfigError, TrainConfig, apply_recipe
 from mnist_core.data import default_data_dir, list_data_sources
+from mnist_core.distributed import LOCAL, DistContext
 from mnist_core.launch import run_training
 
 
@@ -96,6 +102,29 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not distributed.launched_by_torchrun():
+        return train_into_run(config, args)
+    try:
+        dist = distributed.setup(config.device)
+    except (ValueError, RuntimeError) as exc:
+        print(f"error: could not join the torchrun job: {exc}", file=sys.stderr)
+        return 1
+    try:
+        config = dataclasses.replace(config, workers=dist.world_size)
+        if dist.is_main:
+            return train_into_run(config, args, dist)
+        try:  # the other ranks train in step with rank 0 and write nothing
+            run_training(config, None, args.data_dir, dist=dist)
+        except Exception as exc:
+            print(f"error: rank {dist.rank}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        return 0  # it ended where rank 0 did (a NaN loss too is decided together); rank 0 reports the outcome
+    finally:
+        distributed.teardown(dist)
+
+
+def train_into_run(config: TrainConfig, args: argparse.Namespace, dist: DistContext = LOCAL) -> int:
+    """Create the run folder, train into it with progress bars, print the outcome; the exit code."""
     try:
         run_dir = runs.create_run(args.runs_dir, config)
     except OSError as exc:
@@ -103,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         status = run_training(config, run_dir, args.data_dir, on_event=ProgressPrinter(config.epochs),
-                              should_stop=lambda: False)
+                              should_stop=lambda: False, dist=dist)
     except KeyboardInterrupt:
         status = runs.set_status(run_dir, "cancelled", error="interrupted")
     if status["status"] != "finished":

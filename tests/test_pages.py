@@ -158,3 +158,29 @@ def test_delete_asks_for_confirmation(tmp_path, monkeypatch):
     at.button(key="train_delete").click().run()
     at.button(key="train_delete_confirm").click().run()
     assert not doomed.exists() and keep.exists()
+
+
+@pytest.mark.slow
+def test_train_launches_a_two_process_run(tmp_path, monkeypatch):
+    from mnist_core.distributed import max_workers
+
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert at.number_input(key="train_workers").max == max_workers("auto")
+    if max_workers("auto") < 2:
+        pytest.skip("one core: no second process to launch")
+    at.selectbox(key="train_data").set_value("mnist-sample").run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.number_input(key="train_workers").set_value(2).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    [info] = runs.list_runs(tmp_path / "runs")
+    assert info.config["workers"] == 2
+    deadline = time.time() + 240
+    while info.status == "running" and time.time() < deadline:
+        time.sleep(1)
+        info = runs.read_run(info.path)
+    assert info.status == "finished", info.error
+    at.run()
+    assert f"test accuracy {info.test_accuracy:.2%}" in texts(at)

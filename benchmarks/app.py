@@ -2,7 +2,7 @@
 Predictions page when paging, with 10,000 test images (AppTest timing), and the peak RSS of an app process
 that has a run loaded and every page rendered.
 
-    python benchmarks/bench_app.py [--data-dir ../shared/data] [--quick]
+    python benchmarks/app.py [--quick]        (also part of `python benchmarks/run.py`)
 
 Targets (issue 6): each rerun under 150 ms; app peak RSS under 1 GB. --quick uses the offline sample
 (1,000 test images) so it runs without the MNIST files.
@@ -10,7 +10,6 @@ Targets (issue 6): each rerun under 150 ms; app peak RSS under 1 GB. --quick use
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -19,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import REPO_ROOT as ROOT
+from common import Row, data_dir, print_rows
 
 LATENCY_TARGET_MS, RSS_TARGET_MB = 150.0, 1024.0
 
@@ -69,40 +68,30 @@ def peak_rss_mb() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def run(data_dir: Path, quick: bool) -> list[dict]:
+def run(quick: bool = False) -> list[Row]:
+    """Reruns with 10,000 test images (real MNIST; --quick: the offline sample's 1,000), and the app's peak RSS."""
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["MNIST_DATA_DIR"], os.environ["MNIST_RUNS_DIR"] = str(data_dir), str(Path(tmp) / "runs")
-        make_run(Path(tmp) / "runs", data_dir, "mnist-sample" if quick else "mnist")
+        os.environ["MNIST_DATA_DIR"], os.environ["MNIST_RUNS_DIR"] = str(data_dir()), str(Path(tmp) / "runs")
+        make_run(Path(tmp) / "runs", data_dir(), "mnist-sample" if quick else "mnist")
         thresholds = [0.5, 0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.95, 0.99, 0.2, 0.1]
         slider = time_reruns("app_pages/probabilities.py", thresholds,
                              lambda at, v: at.slider(key="prob_threshold").set_value(v))
-        paging = time_reruns("app_pages/predictions.py", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+        paging = time_reruns("app_pages/predictions.py", list(range(1, 12)),
                              lambda at, v: at.number_input(key="pred_page").set_value(v))
         rss = peak_rss_mb()
-    rows = []
-    for name, times in [("Probabilities rerun after a slider move", slider), ("Predictions rerun when paging", paging)]:
-        median = statistics.median(times)
-        rows.append({"benchmark": name, "figure": f"{median:.0f} ms median, {max(times):.0f} ms max",
-                     "reference": f"target {LATENCY_TARGET_MS:.0f} ms",
-                     "ratio": f"{LATENCY_TARGET_MS / median:.1f}x under target"})
-    rows.append({"benchmark": "App peak RSS, run loaded, every page rendered", "figure": f"{rss:.0f} MB",
-                 "reference": f"target {RSS_TARGET_MB:.0f} MB", "ratio": f"{RSS_TARGET_MB / rss:.1f}x under target"})
+    rows = [Row("app latency", name, statistics.median(times), "ms", "target", LATENCY_TARGET_MS,
+                f"< {LATENCY_TARGET_MS:.0f} ms", None if quick else statistics.median(times) < LATENCY_TARGET_MS)
+            for name, times in [("Probabilities rerun after a slider move (median)", slider),
+                                ("Predictions rerun when paging (median)", paging)]]
+    rows.append(Row("app memory", "peak RSS, run loaded, every page rendered", rss, "MB", "target", RSS_TARGET_MB,
+                    f"< {RSS_TARGET_MB:.0f} MB", None if quick else rss < RSS_TARGET_MB))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = os.environ.get("MNIST_DATA_DIR", str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--data-dir", default=default)
     parser.add_argument("--quick", action="store_true", help="offline sample (1,000 test images)")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    rows = run(Path(args.data_dir).resolve(), args.quick)
-    if args.json:
-        print(json.dumps(rows))
-        return
-    for row in rows:
-        print(f"{row['benchmark']:<48} {row['figure']:<26} {row['reference']:<16} {row['ratio']}")
+    print_rows(run(parser.parse_args().quick))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,152 @@
+"""The speed work: the fast/best nets and recipes, the CPU training shortcuts (same maths), the notebook's loss.
+
+    python -m pytest -q tests/test_speed_recipes.py
+
+Timings are not tested here (see benchmarks/); these tests pin behaviour and values: the nets' shapes, the
+recipes, that ImageConv2d and the vectorised random_shift compute what their plain versions compute, that the
+`fast` recipe learns from the offline sample through the CLI, and that the `notebook` recipe's first epoch on
+the real 60,000 digits ends at the notebook's average loss.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnist_core import runs
+from mnist_core.config import RECIPES, ConfigError, TrainConfig, apply_recipe
+from mnist_core.data import load_dataset
+from mnist_core.model import MODELS, ImageConv2d, make_net
+from mnist_core.train import main
+from mnist_core.trainer import autocast, make_optimizer, random_shift, train
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir() -> Path:
+    root = Path(os.environ.get("MNIST_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+    if not (root / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
+        pytest.skip(f"the real MNIST IDX files are not under {root} (set MNIST_DATA_DIR)")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: tests share 2 cores with other test processes, and two threads then spin."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", ["fast", "best"])
+@pytest.mark.parametrize("num_classes", [2, 10, 100])
+def test_recipe_nets_give_logits_per_class_and_learn(name, num_classes):
+    torch.manual_seed(0)
+    net = make_net(name, num_classes)
+    x = torch.rand(5, 1, 28, 28)
+    logits = net(x)
+    assert logits.shape == (5, num_classes) and logits.dtype == torch.float32
+    F.cross_entropy(logits, torch.arange(5) % num_classes).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    net.eval()
+    assert net(x[:1]).shape == (1, num_classes)  # one image in eval mode (BatchNorm running stats)
+
+
+def test_recipes_validate_and_keep_the_notebook_maths():
+    assert {"default", "notebook", "fast", "best"} <= set(RECIPES)
+    for name in RECIPES:
+        config = apply_recipe(TrainConfig(data="mnist", seed=3, device="cpu"), name).validate(known_data=["mnist"])
+        assert (config.recipe, config.data, config.seed, config.device) == (name, "mnist", 3, "cpu")
+        assert config.model in MODELS
+    notebook = apply_recipe(TrainConfig(), "notebook")
+    assert (notebook.model, notebook.batch_size, notebook.lr, notebook.optimizer, notebook.shuffle,
+            notebook.normalize, notebook.schedule, notebook.augment, notebook.epochs) == \
+        ("notebook", 64, 1e-3, "adam", False, False, "constant", False, 10)
+    default = apply_recipe(TrainConfig(), "default")
+    assert dataclasses.replace(default, shuffle=False, normalize=False, recipe="notebook") == notebook
+    assert apply_recipe(TrainConfig(), "fast").model == "fast" and apply_recipe(TrainConfig(), "best").augment
+    with pytest.raises(ConfigError, match="recipe: unknown recipe 'turbo'"):
+        apply_recipe(TrainConfig(), "turbo")
+
+
+@pytest.mark.parametrize("in_channels,out_channels,kernel,padding,bias",
+                         [(1, 6, 5, 0, True), (1, 16, 3, 1, False), (3, 8, 3, 1, True)])
+def test_image_conv_trains_exactly_like_conv2d(in_channels, out_channels, kernel, padding, bias):
+    torch.manual_seed(0)
+    fast = ImageConv2d(in_channels, out_channels, kernel, padding=padding, bias=bias)
+    plain = torch.nn.Conv2d(in_channels, out_channels, kernel, padding=padding, bias=bias)
+    plain.load_state_dict(fast.state_dict())
+    x = torch.rand(16, in_channels, 28, 28)
+    out_fast, out_plain = fast(x), plain(x)
+    assert torch.equal(out_fast, out_plain)  # the forward pass is the same conv2d call
+    assert out_fast.grad_fn is not None and "ImageConv" in type(out_fast.grad_fn).__name__
+    grad = torch.randn_like(out_plain)
+    out_fast.backward(grad)
+    out_plain.backward(grad)
+    torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-4)
+    if bias:
+        torch.testing.assert_close(fast.bias.grad, plain.bias.grad, rtol=1e-4, atol=1e-3)
+    with torch.inference_mode():
+        assert torch.equal(fast(x), plain(x))
+
+
+def test_random_shift_moves_each_image_by_its_own_offset():
+    x = torch.rand(64, 2, 28, 28)
+    shifted = random_shift(x, fill=-1.0, max_shift=2, generator=torch.Generator().manual_seed(7))
+    dx, dy = torch.randint(0, 5, (2, 64), generator=torch.Generator().manual_seed(7)).tolist()
+    padded = F.pad(x, (2, 2, 2, 2), value=-1.0)
+    expected = torch.stack([padded[i, :, dy[i]:dy[i] + 28, dx[i]:dx[i] + 28] for i in range(64)])
+    assert torch.equal(shifted, expected)
+    assert len({(a, b) for a, b in zip(dx, dy, strict=True)}) > 10  # offsets differ between images
+    unmoved = [i for i in range(64) if (dx[i], dy[i]) == (2, 2)]
+    assert all(torch.equal(shifted[i], x[i]) for i in unmoved)
+
+
+def test_optimizers_are_fused_and_notebook_adam():
+    net = make_net("notebook")
+    for name in ("adam", "adamw", "sgd"):
+        optimizer = make_optimizer(TrainConfig(optimizer=name, lr=1e-3), net)
+        assert optimizer.defaults["fused"] is True and optimizer.defaults["lr"] == 1e-3
+    adam = make_optimizer(TrainConfig(), net)
+    assert type(adam) is torch.optim.Adam and adam.defaults["betas"] == (0.9, 0.999)
+
+
+def test_bf16_autocast_is_for_cuda_only(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # autocast(cuda) turns it on
+    on_cpu = autocast(torch.device("cpu"))
+    with on_cpu:
+        assert make_net("fast")(torch.rand(2, 1, 28, 28)).dtype == torch.float32  # CPU keeps float32
+    assert not torch.backends.cudnn.benchmark
+    with pytest.warns(UserWarning) if not torch.cuda.is_available() else nullcontext():
+        on_cuda = autocast(torch.device("cuda"))
+    assert (on_cuda.device, on_cuda.fast_dtype) == ("cuda", torch.bfloat16) and torch.backends.cudnn.benchmark
+    assert on_cuda._enabled == torch.cuda.is_available()
+
+
+def test_fast_recipe_cli_learns_the_offline_sample(tmp_path, capsys):
+    code = main(["--recipe", "fast", "--epochs", "1", "--data", "mnist-sample", "--device", "cpu",
+                 "--runs-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    accuracy = float(re.search(r"test accuracy: ([0-9.]+)", out).group(1))
+    assert accuracy > 0.8  # chance is 0.1; 1 epoch of 4,000 digits
+    run = runs.read_run(Path(re.search(r"run folder: (.+)", out).group(1)))
+    assert run.status == "finished" and run.config["recipe"] == "fast" and run.config["model"] == "fast"
+
+
+@pytest.mark.slow
+def test_notebook_recipe_first_epoch_loss_matches_the_notebook():
+    """The notebook printed 0.36806 for epoch 0; the same maths on the same 60,000 digits must land there."""
+    dataset = load_dataset("mnist", shared_data_dir(), download=False)
+    config = dataclasses.replace(apply_recipe(TrainConfig(data="mnist", device="cpu"), "notebook"), epochs=1)
+    events = list(train(config, dataset))
+    epoch = next(e for e in events if e["type"] == "epoch")
+    assert epoch["train_loss"] == pytest.approx(0.365, abs=0.05)
+    assert epoch["test_accuracy"] > 0.93

@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         runs_dir = Path(tmp) / "runs"
         runs_dir.mkdir()
         prepare_runs(args, runs_dir)
-        with AppServer(Path(args.data_dir).resolve(), runs_dir, log_path=Path(tmp) / "streamlit.log",
-                       args=["--client.toolbarMode", "viewer"]) as server, sync_playwright() as pw:
+        with AppServer(Path(args.data_dir).resolve(), runs_dir, log_path=Path(tmp) / "streamlit.log") as server, \
+                sync_playwright() as pw:
             browser = launch_chromium(pw)
             page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(120_000)

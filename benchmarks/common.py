@@ -1,7 +1,8 @@
 """Shared pieces of the benchmark scripts: where the data is, the result row, the table, the machine line.
 
-Not run on its own; see benchmarks/run.py. Every script puts the repository root on sys.path, so
-`python benchmarks/<name>.py` works from anywhere without installing anything.
+Not run on its own; see benchmarks/run.py. Importing it puts the repository root on sys.path, so
+`python benchmarks/<name>.py` works from anywhere without installing anything, and imports mnist_core before
+torch, so the benchmarks run under the product's thread settings.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+import mnist_core  # noqa: E402, F401  (before torch: the product's OpenMP wait policy, see mnist_core/__init__.py)
 
 
 def data_dir() -> Path:

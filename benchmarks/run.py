@@ -22,6 +22,7 @@ BENCHMARKS = [
     "memory",
     "time_to_accuracy",
     "app",
+    "deploy_memory",
 ]
 
 

@@ -3,29 +3,27 @@ process tree of `streamlit run app.py` (the server and the training worker it st
 second while a real browser trains one epoch of real MNIST from the Train page, then opens every page
 (Predictions, Probabilities with the slider moved, Review, Draw with a drawn digit, Data).
 
-    python benchmarks/bench_deploy_memory.py [--data-dir ../shared/data] [--epochs 1]
+    python benchmarks/deploy_memory.py [--quick]        # or: python benchmarks/run.py --only deploy_memory
 
-Prints the peaks (RSS summed over the processes, and PSS, which splits shared pages fairly) next to the
-limit. Needs Debian's chromium (see tests/browser).
+Reports the peaks (RSS summed over the processes, and PSS, which splits shared pages fairly) beside the
+limit. --quick trains on the offline sample instead (a smoke run: figures, no targets). Data from
+MNIST_DATA_DIR or ../shared/data. Needs Debian's chromium (see tests/browser).
 """
 from __future__ import annotations
 
 import argparse
 import re
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import Row, data_dir, print_rows
+from playwright.sync_api import expect, sync_playwright
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from tests.browser.harness import AppServer, choose, draw, launch_chromium, nav_links, open_page
 
-from tests.browser.harness import AppServer, choose, draw, launch_chromium, nav_links, open_page  # noqa: E402
-
-LIMIT_MB = 2.7 * 1024  # Community Cloud's memory limit per app, as documented by Streamlit at the time of writing
+LIMIT_MB = 2.7 * 1024  # Community Cloud's memory per app, about 2.7 GB (Streamlit's docs have the current figure)
 
 
 def process_tree(root: int) -> list[int]:
@@ -72,13 +70,13 @@ class Sampler(threading.Thread):
             time.sleep(self.interval)
 
 
-def drive(page, url: str, epochs: int) -> float:
-    """Train from the Train page, then open every page; returns the training wall time in seconds."""
+def drive(page, url: str, data: str) -> float:
+    """Train one epoch from the Train page, then open every page; returns the training wall time in seconds."""
     open_page(page, url)
-    choose(page, "Data source", "mnist")
-    page.get_by_label("Epochs").fill(str(epochs))
+    choose(page, "Data source", data)
+    page.get_by_label("Epochs").fill("1")
     page.get_by_label("Epochs").press("Enter")
-    expect(page.get_by_label("Epochs")).to_have_value(str(epochs))
+    expect(page.get_by_label("Epochs")).to_have_value("1")
     started = time.monotonic()
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text(re.compile(r"^Finished: test accuracy"))).to_be_visible(timeout=1_800_000)
@@ -93,33 +91,37 @@ def drive(page, url: str, epochs: int) -> float:
     return trained
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"), help="folder holding MNIST/raw")
-    p.add_argument("--epochs", type=int, default=1)
-    args = p.parse_args(argv)
+def run(quick: bool = False) -> list[Row]:
+    data = "mnist-sample" if quick else "mnist"
     with tempfile.TemporaryDirectory(prefix="mnist-mem-") as tmp:
-        with AppServer(Path(args.data_dir).resolve(), Path(tmp) / "runs", log_path=Path(tmp) / "log") as server, \
+        with AppServer(data_dir(), Path(tmp) / "runs", log_path=Path(tmp) / "log") as server, \
                 sync_playwright() as pw:
             sampler = Sampler(server.proc.pid)
             sampler.start()
             browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.set_default_timeout(120_000)
-            trained = drive(page, server.url, args.epochs)
+            trained = drive(page, server.url, data)
             time.sleep(2)
             sampler.stopped.set()
             sampler.join()
             browser.close()
     peak = sampler.peak
-    print(f"{'measure':<46} {'peak':>9} {'limit':>9} {'share':>7}")
-    for label, key in (("server + worker, RSS summed", "rss"), ("server + worker, PSS (shared pages split)", "pss"),
-                       ("server alone, RSS", "server_rss"), ("training worker(s), RSS", "worker_rss")):
-        print(f"{label:<46} {peak[key]:>6.0f} MB {LIMIT_MB:>6.0f} MB {peak[key] / LIMIT_MB:>6.0%}")
-    print(f"(up to {peak['processes']} processes; {args.epochs} epoch(s) of real MNIST trained in {trained:.0f} s, "
-          "then every page opened)")
-    return 0
+    print(f"up to {peak['processes']} processes; one epoch of {data} trained in {trained:.0f} s, then every page "
+          "opened", flush=True)
+    limit = "Community Cloud limit"
+    return [Row("deployed app memory", label, peak[key], "MB", limit, LIMIT_MB, f"< {LIMIT_MB:,.0f} MB",
+                None if quick or key != "rss" else peak[key] < LIMIT_MB)
+            for label, key in (("server + training worker, RSS summed", "rss"),
+                               ("server + training worker, PSS (shared pages split)", "pss"),
+                               ("server alone, RSS", "server_rss"), ("training worker, RSS", "worker_rss"))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="train on the offline sample (a smoke run)")
+    print_rows(run(parser.parse_args().quick))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

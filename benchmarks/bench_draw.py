@@ -4,27 +4,27 @@ per core) side by side with one thread, and the ratio to the 20 ms target.
 
     python benchmarks/bench_draw.py                    # untrained notebook net: the cost does not depend on weights
     python benchmarks/bench_draw.py --run runs/<id>    # a trained run's checkpoint
+
+benchmarks/run.py registers it: its row is predict_drawing with one torch thread, as the Streamlit server runs.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import Row, load_average  # first: puts the repository root on sys.path
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
-
-from mnist_core import runs  # noqa: E402
-from mnist_core.data import normalization  # noqa: E402
-from mnist_core.draw import predict_drawing, preprocess_drawing  # noqa: E402
-from mnist_core.model import make_net  # noqa: E402
-from mnist_core.predict import predict_proba  # noqa: E402
+from mnist_core import runs
+from mnist_core.data import normalization
+from mnist_core.draw import predict_drawing, preprocess_drawing
+from mnist_core.model import MODELS, make_net
+from mnist_core.predict import predict_proba
 
 TARGET_MS = 20.0
 
@@ -57,6 +57,22 @@ def measure(model: torch.nn.Module, canvas: np.ndarray, mean: float, std: float,
     return [median_ms(lambda: preprocess_drawing(canvas), repeats),
             median_ms(lambda: predict_proba(model, batch, mean, std), repeats),
             median_ms(lambda: predict_drawing(model, canvas, mean, std), repeats)]
+
+
+def run(quick: bool = False) -> list[Row]:
+    """One drawing through predict_drawing with one torch thread (the server's setting, see app.py), per net."""
+    canvas, (mean, std) = drawn_seven(), normalization(True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rows = []
+    for name in MODELS:
+        model = make_net(name).eval()
+        wall, _ = median_ms(lambda m=model: predict_drawing(m, canvas, mean, std), 30 if quick else 300)
+        rows.append(Row("draw", f"one drawing, preprocessing + prediction, `{name}` net, 1 thread", wall, "ms",
+                        "target", TARGET_MS, f"< {TARGET_MS:g} ms", None if quick else wall < TARGET_MS))
+    torch.set_num_threads(threads)
+    print(f"load average {load_average()}")
+    return rows
 
 
 def main() -> None:

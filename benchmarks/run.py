@@ -19,6 +19,7 @@ from common import Row, format_table, machine
 BENCHMARKS = [
     "train_speed",
     "inference",
+    "bench_draw",
     "memory",
     "time_to_accuracy",
     "app",

@@ -20,7 +20,7 @@ import sys
 from tqdm import tqdm
 
 from mnist_core import distributed, runs
-from mnist_core.config import RECIPES, ConfigError, TrainConfig, apply_recipe
+from mnist_core.config import RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
 from mnist_core.data import default_data_dir, list_data_sources
 from mnist_core.distributed import LOCAL, DistContext
 from mnist_core.launch import run_training
@@ -32,7 +32,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = _Parser(prog="python -m mnist_core.train", description="Train a classifier into the run store.")
+    p = _Parser(prog="python -m mnist_core.train", description="Train a classifier into the run store.",
+                epilog="recipes: " + "; ".join(f"{name}: {note}" for name, note in RECIPE_NOTES.items()))
     p.add_argument("--data", default="mnist", help="data source name (see --list-data)")
     p.add_argument("--recipe", choices=list(RECIPES), default="default",
                    help="preset hyperparameters; flags given explicitly override it")

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from mnist_core import runs
-from mnist_core.config import RECIPES, ConfigError, TrainConfig, apply_recipe
+from mnist_core.config import RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
 from mnist_core.data import load_dataset
 from mnist_core.model import MODELS, ImageConv2d, make_net
 from mnist_core.train import main
@@ -60,7 +60,7 @@ def test_recipe_nets_give_logits_per_class_and_learn(name, num_classes):
 
 
 def test_recipes_validate_and_keep_the_notebook_maths():
-    assert {"default", "notebook", "fast", "best"} <= set(RECIPES)
+    assert {"default", "notebook", "fast", "best"} <= set(RECIPES) and set(RECIPE_NOTES) == set(RECIPES)
     for name in RECIPES:
         config = apply_recipe(TrainConfig(data="mnist", seed=3, device="cpu"), name).validate(known_data=["mnist"])
         assert (config.recipe, config.data, config.seed, config.device) == (name, "mnist", 3, "cpu")
@@ -74,6 +74,18 @@ def test_recipes_validate_and_keep_the_notebook_maths():
     assert apply_recipe(TrainConfig(), "fast").model == "fast" and apply_recipe(TrainConfig(), "best").augment
     with pytest.raises(ConfigError, match="recipe: unknown recipe 'turbo'"):
         apply_recipe(TrainConfig(), "turbo")
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_nets_are_channels_last_and_compute_what_the_plain_layout_does(name):
+    torch.manual_seed(0)
+    net = make_net(name).eval()
+    plain = make_net(name).to(memory_format=torch.contiguous_format).eval()
+    plain.load_state_dict(net.state_dict())
+    conv = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # > 1 input channel: layouts differ
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.rand(8, 1, 28, 28)
+    torch.testing.assert_close(net(x), plain(x), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("in_channels,out_channels,kernel,padding,bias",

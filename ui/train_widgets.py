@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from mnist_core import runs
-from mnist_core.config import OPTIMIZERS, RECIPES, TrainConfig
+from mnist_core.config import OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
 from mnist_core.data import DataError, list_data_sources
 from mnist_core.distributed import max_workers
 from mnist_core.model import MODELS
@@ -35,8 +35,8 @@ def config_form() -> TrainConfig:
     default_source = "mnist" if (state.data_dir() / "MNIST" / "raw").is_dir() else "mnist-sample"
     left, middle, right = st.columns(3)
     recipe = left.selectbox("Preset", list(RECIPES), key="train_recipe", on_change=_apply_preset,
-                            help="notebook = the notebook exactly (no shuffle, raw pixels); default = the same "
-                                 "with shuffling and normalised pixels")
+                            help="A starting point for every field below; the fields stay editable.")
+    left.caption(RECIPE_NOTES[recipe])
     data = left.selectbox("Data source", sources, index=sources.index(default_source), key="train_data")
     model = left.selectbox("Model", list(MODELS), key="train_model")
     epochs = middle.number_input("Epochs", 1, 200, key="train_epochs")

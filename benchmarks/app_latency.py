@@ -2,7 +2,7 @@
 Predictions page when paging, with 10,000 test images (AppTest timing), and the peak RSS of an app process
 that has a run loaded and every page rendered.
 
-    python benchmarks/app.py [--quick]        (also part of `python benchmarks/run.py`)
+    python benchmarks/app_latency.py [--quick]        (also part of `python benchmarks/run.py`)
 
 Targets (issue 6): each rerun under 150 ms; app peak RSS under 1 GB. --quick uses the offline sample
 (1,000 test images) so it runs without the MNIST files.

@@ -2,11 +2,13 @@
 
 Never imports streamlit: every computation here is a plain function a test can call.
 
-Importing it (before torch) makes torch's OpenMP threads sleep at once when they wait instead of spinning
-for ~3 ms: on a busy machine spinning threads took a training step from 15 ms to 235-470 ms, on an idle one
-sleeping costs little (benchmarks/omp_wait.py measures both). OMP_WAIT_POLICY or GOMP_SPINCOUNT, when set, win.
+Importing it (before torch) bounds how long torch's OpenMP threads spin at a barrier before they sleep
+(GOMP_SPINCOUNT=30000, about 0.1 ms, instead of libgomp's 300000). On an idle 2-core machine that is as fast as
+spinning; on a busy one, long spins took 60 training steps from 1.2 s to 15 s, and sleeping at once
+(OMP_WAIT_POLICY=PASSIVE) cost 15 % when idle (benchmarks/omp_wait.py measures all of these).
+OMP_WAIT_POLICY or GOMP_SPINCOUNT, when set, win.
 """
 import os
 
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read by libgomp when torch loads it
+    os.environ["GOMP_SPINCOUNT"] = "30000"  # read by libgomp when torch loads it

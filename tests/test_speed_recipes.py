@@ -77,13 +77,13 @@ def test_recipes_validate_and_keep_the_notebook_maths():
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_nets_are_channels_last_and_compute_what_the_plain_layout_does(name):
+def test_nets_memory_format_is_their_own_and_computes_what_the_plain_layout_does(name):
     torch.manual_seed(0)
     net = make_net(name).eval()
     plain = make_net(name).to(memory_format=torch.contiguous_format).eval()
     plain.load_state_dict(net.state_dict())
     conv = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # > 1 input channel: layouts differ
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) == (name == "best") == net.channels_last
     x = torch.rand(8, 1, 28, 28)
     torch.testing.assert_close(net(x), plain(x), rtol=1e-4, atol=1e-5)
 
@@ -162,3 +162,15 @@ def test_notebook_recipe_first_epoch_loss_matches_the_notebook():
     epoch = next(e for e in events if e["type"] == "epoch")
     assert epoch["train_loss"] == pytest.approx(0.365, abs=0.05)
     assert epoch["test_accuracy"] > 0.93
+
+
+@pytest.mark.parametrize("env,expected", [({}, "30000"), ({"GOMP_SPINCOUNT": "5"}, "5"),
+                                          ({"OMP_WAIT_POLICY": "PASSIVE"}, None)])
+def test_importing_the_core_bounds_openmp_spinning_unless_the_user_chose(env, expected):
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    out = subprocess.run([sys.executable, "-c", "import os, mnist_core; print(os.environ.get('GOMP_SPINCOUNT'))"],
+                         env={**clean, **env}, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(expected)

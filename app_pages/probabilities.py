@@ -36,7 +36,7 @@ st.plotly_chart(move_threshold(st.session_state["prob_figure"], threshold), key=
 under = below_threshold(view.labels, view.probs, k, threshold)
 wrong = int((view.predicted[under] != k).sum())
 st.metric(f"True {name}s under the threshold", f"{len(under)}", f"{wrong} of them misclassified",
-          delta_color="off")
+          delta_color="off", delta_arrow="off")  # a count, not a change: no arrow
 if len(under):
     pages = page_count(len(under))
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="prob_page") if pages > 1 else 1

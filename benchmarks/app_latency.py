@@ -54,16 +54,17 @@ def time_reruns(page: str, moves: list, apply) -> list[float]:
     return times
 
 
-def peak_rss_mb() -> float:
+def app_peak_rss_mb() -> float:
     """Peak RSS of a fresh process that loads the run and renders every page (run in a subprocess)."""
     code = (  # noqa: UP031 (a script template; braces would clash with the code)
-        "import resource, sys; sys.path.insert(0, %r)\n"
+        "import sys; sys.path.insert(0, %r); sys.path.insert(0, %r)\n"
+        "from common import peak_rss_mb\n"
         "from streamlit.testing.v1 import AppTest\n"
         "at = AppTest.from_file(%r, default_timeout=120).run()\n"
         "for p in ('app_pages/predictions.py', 'app_pages/probabilities.py', 'app_pages/train.py'):\n"
         "    at.switch_page(p).run()\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
-    ) % (str(ROOT), str(ROOT / "app.py"))
+        "print(peak_rss_mb())\n"
+    ) % (str(ROOT), str(Path(__file__).parent), str(ROOT / "app.py"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -78,7 +79,7 @@ def run(quick: bool = False) -> list[Row]:
                              lambda at, v: at.slider(key="prob_threshold").set_value(v))
         paging = time_reruns("app_pages/predictions.py", list(range(1, 12)),
                              lambda at, v: at.number_input(key="pred_page").set_value(v))
-        rss = peak_rss_mb()
+        rss = app_peak_rss_mb()
     rows = [Row("app latency", name, statistics.median(times), "ms", "target", LATENCY_TARGET_MS,
                 f"< {LATENCY_TARGET_MS:.0f} ms", None if quick else statistics.median(times) < LATENCY_TARGET_MS)
             for name, times in [("Probabilities rerun after a slider move (median)", slider),

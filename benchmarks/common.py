@@ -44,6 +44,17 @@ class Row:
         return self.reference_value / self.value
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (VmHWM) in MB, as Linux counts it for the program now running.
+
+    Not getrusage's ru_maxrss: Linux carries the high-water mark of the address space a process had before
+    exec into it, so a child started from a benchmark that holds torch and MNIST reports the parent's size.
+    """
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return kb / 1024
+
+
 def load_average() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from page_fixtures import make_finished_run
+from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
@@ -84,6 +85,7 @@ def test_probabilities_slider_changes_the_surfaced_count(app, lab):
     for threshold in (0.5, 0.99):
         at.slider(key="prob_threshold").set_value(threshold).run()
         counts[threshold] = int(at.metric[0].value)
+        assert at.metric[0].proto.direction == Metric.MetricDirection.NONE  # a count, not a change: no arrow
         assert counts[threshold] == int(((labels == 4) & (probs[:, 4] < threshold)).sum())
     assert counts[0.99] > counts[0.5]
     assert at.query_params["threshold"] == "0.99" and at.query_params["class"] == "4"

@@ -14,10 +14,10 @@ import time
 
 import torch
 from common import Row, data_dir, load_average, print_rows
-from notebook_reference import test_notebook
+from notebook_reference import Network, test_notebook
 
 from mnist_core.data import load_dataset, normalization
-from mnist_core.model import MODELS, NotebookNet, make_net
+from mnist_core.model import MODELS, make_net
 from mnist_core.predict import predict_proba
 
 TARGET_SECONDS = 1.0
@@ -38,7 +38,7 @@ def run(quick: bool = False, repeats: int | None = None) -> list[Row]:
     images = load_dataset("mnist", data_dir(), download=False).test_images  # (10000, 28, 28) uint8
     load_before = load_average()
     torch.manual_seed(0)
-    notebook_net = NotebookNet().eval()
+    notebook_net = Network().eval()
     reference = statistics.median(test_notebook(notebook_net)[0] for _ in range(repeats))
     rows = []
     for name in MODELS:

@@ -107,7 +107,7 @@ def _is_number(value) -> bool:
 
 # Presets. `notebook` is the notebook exactly: no shuffle, raw [0, 1] pixels, batch 64, Adam 1e-3, 10 epochs.
 # `fast` and `best` trade it for time to accuracy on 2 CPU cores (benchmarks/README.md, time_to_accuracy.py):
-# `fast` reached 99.17-99.27 % MNIST test accuracy in 15 % of the notebook's 10-epoch time, `best` 99.60 % in 4 min.
+# `fast` reached 99.17-99.29 % test accuracy in 14-17 % of the notebook's 10 epochs' time, `best` 99.6 % in 3-4 min.
 RECIPES: dict[str, dict] = {
     "default": dict(epochs=10, batch_size=64, lr=1e-3, optimizer="adam", shuffle=True, model="notebook",
                     normalize=True, schedule="constant", weight_decay=0.0, augment=False, label_smoothing=0.0),
@@ -122,11 +122,11 @@ RECIPES: dict[str, dict] = {
 RECIPE_NOTES: dict[str, str] = {  # one line each for the Train page and --help; figures: benchmarks/README.md
     "default": "the notebook's net and hyperparameters (Adam 1e-3, batch 64, 10 epochs), shuffled every epoch, "
                "normalised pixels: about 99.1 % test accuracy",
-    "notebook": "the notebook exactly: no shuffling, raw [0, 1] pixels; about 98.9 % test accuracy",
+    "notebook": "the notebook exactly: no shuffling, raw [0, 1] pixels; 98.6-99.0 % test accuracy",
     "fast": "the `fast` net (8/16 channels), batch 128, one-cycle learning rate up to 5e-3, 4 epochs: "
-            "99.2-99.3 % in about 30 s on 2 CPU cores, 15 % of the notebook's time",
+            "99.2-99.3 % in 26-29 s on 2 CPU cores, 14-17 % of the notebook's time",
     "best": "the `best` net (three BatchNorm conv blocks), batch 128, one-cycle up to 5e-3, random 2-pixel shifts, "
-            "15 epochs: about 99.6 % in about 4 minutes on 2 CPU cores",
+            "15 epochs: 99.6 % in 3-4 minutes on 2 CPU cores",
 }
 
 

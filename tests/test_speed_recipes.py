@@ -174,3 +174,41 @@ def test_importing_the_core_bounds_openmp_spinning_unless_the_user_chose(env, ex
     out = subprocess.run([sys.executable, "-c", "import os, mnist_core; print(os.environ.get('GOMP_SPINCOUNT'))"],
                          env={**clean, **env}, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == str(expected)
+
+
+def test_predict_proba_folds_batchnorm_into_a_copy_with_the_same_outputs():
+    from mnist_core.predict import fold_batchnorm, predict_proba
+
+    torch.manual_seed(0)
+    net = make_net("best").train()
+    for scale in (0.5, 1.0, 2.0):  # running statistics away from their initial 0 / 1
+        net(torch.rand(32, 1, 28, 28) * scale)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    folded = fold_batchnorm(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert sum(isinstance(m, torch.nn.Identity) for m in folded.modules()) == 3  # one per conv block
+    assert net.training and all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # untouched
+    images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
+    with torch.no_grad():
+        expected = torch.softmax(net.eval()(((images.float() / 255 - 0.13) / 0.31)[:, None]), dim=1)
+    net.train()
+    torch.testing.assert_close(predict_proba(net, images, 0.13, 0.31), expected, rtol=0, atol=1e-5)
+    assert net.training
+
+
+def test_the_folded_copy_is_made_again_when_the_weights_change():
+    from mnist_core.predict import predict_proba
+
+    torch.manual_seed(0)
+    net = make_net("best")
+    images = torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8)
+    first = predict_proba(net, images, 0.13, 0.31)
+    assert torch.equal(predict_proba(net, images, 0.13, 0.31), first)  # the cached copy: the same answer
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.5)
+    F.cross_entropy(net(images[:, None].float() / 255), torch.arange(20) % 10).backward()
+    optimizer.step()  # in place: the parameters' versions move on
+    after = predict_proba(net, images, 0.13, 0.31)
+    with torch.no_grad():
+        expected = torch.softmax(net.eval()(((images.float() / 255 - 0.13) / 0.31)[:, None]), dim=1)
+    assert not torch.allclose(after, first, atol=1e-4)
+    torch.testing.assert_close(after, expected, rtol=0, atol=1e-5)

@@ -37,11 +37,11 @@ def train_core(dataset: Dataset) -> tuple[float, float, float]:
     return steps_s, epoch["elapsed"], epoch["train_loss"]
 
 
-def timed(fn, *args) -> tuple[float, float, object]:
-    """(wall seconds, CPU seconds of this process, fn's result): CPU time is the work done, whatever the load."""
-    wall, cpu = time.perf_counter(), time.process_time()
+def cpu_timed(fn, *args) -> tuple[float, object]:
+    """(CPU seconds of this process, fn's result): CPU time is the work done, whatever the load."""
+    cpu = time.process_time()
     result = fn(*args)
-    return time.perf_counter() - wall, time.process_time() - cpu, result
+    return time.process_time() - cpu, result
 
 
 def run(quick: bool = False, rounds: int | None = None) -> list[Row]:
@@ -56,9 +56,9 @@ def run(quick: bool = False, rounds: int | None = None) -> list[Row]:
     load_before = load_average()
     notebook_runs, core_runs = [], []  # notebook: (loop s, CPU s, loss); core: (steps s, CPU s, loss, with eval s)
     for i in range(rounds):
-        _, cpu, (seconds, losses, _) = timed(train_notebook, 1, steps, 0, False)
+        cpu, (seconds, losses, _) = cpu_timed(train_notebook, 1, steps, 0, False)
         notebook_runs.append((seconds, cpu, losses[0]))
-        _, cpu, (steps_s, epoch_s, loss) = timed(train_core, dataset)
+        cpu, (steps_s, epoch_s, loss) = cpu_timed(train_core, dataset)
         core_runs.append((steps_s, cpu, loss, epoch_s))
         print(f"round {i + 1}/{rounds}: notebook loop {seconds:.2f} s (process CPU {notebook_runs[-1][1]:.2f} s, "
               f"loss {losses[0]:.5f}), core trainer {steps_s:.2f} s, {epoch_s:.2f} s with its evaluation "

@@ -3,11 +3,11 @@
 #   docker build -t mnist-lab .
 #   docker run -d --init --name mnist-lab -p 8501:8501 -v mnist-lab:/data --restart unless-stopped mnist-lab
 #
-# CPU wheels of torch by default (GBs smaller than PyPI's CUDA build); for a GPU host build with
-# --build-arg TORCH_INDEX=https://pypi.org/simple and run with --gpus all. See docs/deploy.md.
+# The CPU lock by default (requirements-cpu.txt: torch's CPU build, about 5 GB smaller than PyPI's CUDA
+# build); for a GPU host build with --build-arg REQUIREMENTS=requirements.txt and run with --gpus all.
 FROM python:3.11-slim
 
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG REQUIREMENTS=requirements-cpu.txt
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -17,11 +17,9 @@ ENV PYTHONUNBUFFERED=1 \
     PORT=8501
 
 WORKDIR /app
-COPY requirements.txt .
-# torch and torchvision first, at requirements.txt's pins, from TORCH_INDEX; then the rest from PyPI
-# (an installed 2.14.1+cpu satisfies torch==2.14.1).
-RUN pip install --index-url "$TORCH_INDEX" $(grep -E '^torch(vision)?==' requirements.txt | cut -d' ' -f1) \
-    && pip install -r requirements.txt
+COPY requirements.txt requirements-cpu.txt ./
+# Exactly the locked versions (scripts/lock.py writes both locks from requirements.in).
+RUN pip install -r "$REQUIREMENTS"
 
 # The code belongs to root (read-only to the app); the app's user owns only /data.
 COPY . .

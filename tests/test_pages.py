@@ -116,13 +116,6 @@ def test_train_preset_fills_in_the_notebook_recipe(app):
     assert any("three BatchNorm conv blocks" in c.value for c in at.caption)  # the preset says what it sets
 
 
-def test_train_rejects_a_missing_corrections_file(app, tmp_path):
-    at = app().run()
-    at.text_input(key="train_corrections").set_value(str(tmp_path / "nope.csv")).run()
-    at.button(key="train_start").click().run()
-    assert "label_corrections" in texts(at) and "no such file" in texts(at)
-
-
 @pytest.mark.slow
 def test_train_launches_a_worker_and_shows_it_finish(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "data"))

@@ -116,3 +116,9 @@ def test_a_model_of_missing_data_is_refused_naming_the_source(trained, tmp_path)
 def test_an_oversized_file_is_refused(trained, tmp_path):
     refuse(transfer.export_model(trained[1]) + bytes(2**21), trained[0], tmp_path / "r",
            r"upload.pt is 2\.[0-9] MB; the limit for a model file is 1\.0 MB")
+
+
+def test_an_upload_name_is_made_plain():
+    assert transfer.upload_name("../../etc/![x](http://e.example/b.png)\n.pt") == "b.png_.pt"
+    assert transfer.upload_name("mnist-lab-20260101-120000-ab12-mnist.pt") == "mnist-lab-20260101-120000-ab12-mnist.pt"
+    assert transfer.upload_name("...") == "model.pt" and len(transfer.upload_name("a" * 500 + ".pt")) == 80

@@ -23,11 +23,10 @@ SECRET = "REVIEW_DB_PASSWORD=hunter2-s3cret"
 
 
 @pytest.fixture
-def lab(tmp_path, monkeypatch):
-    data_dir, runs_dir = tmp_path / "data", tmp_path / "runs"
-    monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(runs_dir))
-    return data_dir, runs_dir
+def lab(tmp_path, monkeypatch, runs_dir):
+    """(data dir, runs dir), the app pointed at both (conftest's runs_dir sets MNIST_RUNS_DIR)."""
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data", runs_dir
 
 
 @pytest.fixture

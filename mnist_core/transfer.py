@@ -26,7 +26,7 @@ from pathlib import Path
 
 from mnist_core import runs
 from mnist_core.checkpoint import checkpoint_bytes, max_checkpoint_bytes
-from mnist_core.config import ConfigError, TrainConfig
+from mnist_core.config import ConfigError, TrainConfig, is_data_name
 from mnist_core.data import DataError, default_data_dir, list_data_sources, load_dataset
 from mnist_core.predict import evaluate, predict_proba
 from mnist_core.runs import RunInfo, RunStoreError
@@ -36,7 +36,8 @@ META_KEYS = ("architecture", "class_names", "mean", "std", "data", "config", "te
 
 def export_file_name(run: RunInfo) -> str:
     """The download name of a run's model, e.g. mnist-lab-20260101-120000-ab12-mnist.pt."""
-    return f"mnist-lab-{run.run_id}-{run.config.get('data', 'data')}.pt"
+    data = run.config.get("data")
+    return f"mnist-lab-{run.run_id}-{data if is_data_name(data) else 'data'}.pt"
 
 
 def export_model(run_dir: Path | str) -> bytes:

@@ -5,6 +5,7 @@ predictions, and refuse files that are garbage, of another architecture, or do n
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -46,6 +47,8 @@ def test_export_then_import_gives_a_finished_run_with_identical_predictions(trai
     assert all(torch.equal(a, b) for a, b in zip(stored_model.state_dict().values(),
                                                   exported_model.state_dict().values(), strict=True))
     assert transfer.export_file_name(runs.read_run(run_dir)) == f"mnist-lab-{run_dir.name}-shapes.pt"
+    hostile = dataclasses.replace(runs.read_run(run_dir), config={"data": "../../x"})  # a run folder's config
+    assert transfer.export_file_name(hostile) == f"mnist-lab-{run_dir.name}-data.pt"
     new_dir = transfer.import_model(data, tmp_path / "other-runs", data_dir, "shapes-model.pt")
     [info] = runs.list_runs(tmp_path / "other-runs")
     assert info.path == new_dir and info.status == "finished"

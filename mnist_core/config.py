@@ -6,12 +6,33 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 SCHEDULES = ("constant", "onecycle")
+# A data source's name is a name, never a path: it picks a folder under the data dir (mnist_core.data), and a
+# config or checkpoint from outside (an upload, a URL, a run folder) must not reach any other folder with it.
+DATA_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+DATA_NAME_RULE = "1 to 40 lowercase letters, digits, '-' or '_', starting with a letter or digit"
+
+
+def is_data_name(value) -> bool:
+    """True for a string that may name a data source (built-in or imported)."""
+    return isinstance(value, str) and DATA_NAME_PATTERN.fullmatch(value) is not None
+
+
+def shown(value) -> str:
+    """A value for an error message: short scalars as repr, cut at 60 characters; anything else by its type.
+
+    Values come from uploaded files too: a megabyte string, or a list nested a hundred deep that shares its
+    parts (cheap to unpickle, exponential to print), must not make the message itself the attack."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"a {type(value).__name__}"
 
 
 class ConfigError(ValueError):
@@ -38,7 +59,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     augment: bool = False
     label_smoothing: float = 0.0
-    label_corrections: str = ""  # path of a corrected-labels CSV (see mnist_core.review)
+    label_corrections: str = ""  # path of a corrected-labels CSV (mnist_core.corrections); never from a visitor
     recipe: str = ""  # name of the preset this config started from, for display only
     workers: int = 1  # processes for DistributedDataParallel training
 
@@ -50,34 +71,37 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(name, message)
 
-        need(_is_int(self.epochs) and self.epochs >= 1, "epochs", f"must be an integer >= 1, got {self.epochs!r}")
+        need(_is_int(self.epochs) and self.epochs >= 1, "epochs", f"must be an integer >= 1, got {shown(self.epochs)}")
         need(_is_int(self.batch_size) and self.batch_size >= 1, "batch_size",
-             f"must be an integer >= 1, got {self.batch_size!r}")
-        need(_is_number(self.lr) and self.lr > 0, "lr", f"must be a number > 0, got {self.lr!r}")
+             f"must be an integer >= 1, got {shown(self.batch_size)}")
+        need(_is_number(self.lr) and self.lr > 0, "lr", f"must be a number > 0, got {shown(self.lr)}")
         need(self.optimizer in OPTIMIZERS, "optimizer",
-             f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
-        need(_is_int(self.seed) and self.seed >= 0, "seed", f"must be an integer >= 0, got {self.seed!r}")
-        need(self.device in DEVICES, "device", f"unknown device {self.device!r}; allowed: {', '.join(DEVICES)}")
+             f"unknown optimizer {shown(self.optimizer)}; allowed: {', '.join(OPTIMIZERS)}")
+        need(_is_int(self.seed) and self.seed >= 0, "seed", f"must be an integer >= 0, got {shown(self.seed)}")
+        need(self.device in DEVICES, "device", f"unknown device {shown(self.device)}; allowed: {', '.join(DEVICES)}")
         models = known_models if known_models is not None else list(MODELS)
-        need(self.model in models, "model", f"unknown model {self.model!r}; allowed: {', '.join(models)}")
+        need(self.model in models, "model", f"unknown model {shown(self.model)}; allowed: {', '.join(models)}")
         need(self.schedule in SCHEDULES, "schedule",
-             f"unknown schedule {self.schedule!r}; allowed: {', '.join(SCHEDULES)}")
+             f"unknown schedule {shown(self.schedule)}; allowed: {', '.join(SCHEDULES)}")
         need(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
-             f"must be a number >= 0, got {self.weight_decay!r}")
+             f"must be a number >= 0, got {shown(self.weight_decay)}")
         need(_is_number(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing",
-             f"must be in [0, 1), got {self.label_smoothing!r}")
-        need(_is_int(self.workers) and self.workers >= 1, "workers", f"must be an integer >= 1, got {self.workers!r}")
+             f"must be in [0, 1), got {shown(self.label_smoothing)}")
+        need(_is_int(self.workers) and self.workers >= 1, "workers",
+             f"must be an integer >= 1, got {shown(self.workers)}")
         for name in ("shuffle", "normalize", "augment"):
-            need(isinstance(getattr(self, name), bool), name, f"must be true or false, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            need(isinstance(value, bool), name, f"must be true or false, got {shown(value)}")
         for name in ("label_corrections", "recipe"):
-            need(isinstance(getattr(self, name), str), name, f"must be a string, got {getattr(self, name)!r}")
-        need(isinstance(self.data, str) and self.data != "", "data",
-             f"must be the name of a data source, got {self.data!r}")
+            value = getattr(self, name)
+            need(isinstance(value, str), name, f"must be a string, got {shown(value)}")
+        need(is_data_name(self.data), "data", f"must be the name of a data source ({DATA_NAME_RULE}), "
+                                              f"got {shown(self.data)}")
         need(not self.label_corrections or Path(self.label_corrections).is_file(), "label_corrections",
              f"no such file: {self.label_corrections!r}")
         if known_data is not None:
             need(self.data in known_data, "data",
-                 f"unknown data source {self.data!r}; allowed: {', '.join(known_data)}")
+                 f"unknown data source {shown(self.data)}; allowed: {', '.join(known_data)}")
         return self
 
     def to_dict(self) -> dict:
@@ -89,10 +113,12 @@ class TrainConfig:
         if not isinstance(values, dict):
             raise ConfigError("config", f"expected a mapping of field names to values, got {type(values).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
+        unknown = sorted((k for k in values if k not in names), key=str)
         if unknown:
-            raise ConfigError(unknown[0], f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                                          f"allowed: {', '.join(sorted(names))}")
+            listed = ", ".join(k if isinstance(k, str) and len(k) <= 40 else shown(k) for k in unknown[:5])
+            raise ConfigError(str(unknown[0])[:40], f"unknown field{'s' if len(unknown) > 1 else ''} {listed}"
+                                                    f"{', ...' if len(unknown) > 5 else ''}; "
+                                                    f"allowed: {', '.join(sorted(names))}")
         return cls(**values)
 
 

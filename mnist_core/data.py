@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mnist_core.config import DATA_NAME_RULE, is_data_name, shown
+
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel mean/std of the 60k MNIST training images, in [0, 1]
 IMAGE_SIZE = 28
 DIGITS = [str(d) for d in range(10)]
@@ -84,6 +86,8 @@ def load_dataset(name: str, data_dir: Path | str | None = None, download: bool =
                  mirrors: list[str] | None = None) -> Dataset:
     """Load a data source by name. Raises DataError with a message a user can act on."""
     data_dir = Path(data_dir if data_dir is not None else default_data_dir())
+    if not is_data_name(name):  # a name from a config (an upload, a run folder) must not be a path
+        raise DataError(f"{shown(name)} is not a data source name ({DATA_NAME_RULE}).")
     if name in TORCHVISION_CLASSES:
         return _load_torchvision(name, data_dir, download, mirrors)
     if name == "mnist-sample":

@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from mnist_core.archive import (
     read_limited,
     zip_members,
 )
+from mnist_core.config import DATA_NAME_PATTERN
 from mnist_core.data import BUILTIN_SOURCES, default_data_dir, imported_dir, list_data_sources
 from mnist_core.imagefolder import collect_images
 from mnist_core.npzsource import collect_npz
@@ -44,7 +44,7 @@ from mnist_core.npzsource import collect_npz
 __all__ = ["Analysis", "DatasetError", "Limits", "Preview", "analyse_bytes", "analyse_path", "commit",
            "list_imported", "preview", "remove_dataset", "validate_name"]
 
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+NAME_PATTERN = DATA_NAME_PATTERN  # one rule for every data source name (mnist_core.config)
 
 
 def validate_name(name: str, data_dir: Path | str) -> str:

@@ -16,7 +16,6 @@ import datetime as dt
 import fcntl
 import io
 import json
-import math
 import os
 import secrets
 import shutil
@@ -30,11 +29,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from mnist_core.checkpoint import CheckpointError, checkpoint_bytes, read_checkpoint
 from mnist_core.config import TrainConfig
-from mnist_core.model import make_net
 
 STATUSES = ("running", "finished", "failed", "cancelled")
-CHECKPOINT_FORMAT = 1
 
 
 class RunStoreError(RuntimeError):
@@ -234,48 +232,16 @@ def cancel_requested(run_dir: Path) -> bool:
 
 def save_checkpoint(path: Path, model: nn.Module, meta: dict) -> None:
     """state_dict plus metadata (architecture, class_names, mean, std, data, metrics), atomically."""
-    state = {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
-    buffer = io.BytesIO()
-    torch.save({"format": CHECKPOINT_FORMAT, "meta": meta, "state_dict": state}, buffer)
-    write_bytes_atomic(path, buffer.getvalue())
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    model = getattr(model, "_orig_mod", model)  # torch.compile
-    return getattr(model, "module", model)  # DistributedDataParallel
+    write_bytes_atomic(path, checkpoint_bytes(model, meta))
 
 
 def load_checkpoint(source, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """(model in eval mode, meta) from a path or file object; never unpickles arbitrary objects."""
+    """(model in eval mode, meta) from a path or file object; never unpickles arbitrary objects, and checks
+    the file before torch reads it (mnist_core.checkpoint)."""
     try:
-        blob = torch.load(source, map_location=device, weights_only=True)
-    except FileNotFoundError as exc:
-        raise RunStoreError(f"No checkpoint at {source}") from exc
-    except Exception as exc:  # pickle, zip and torch errors all mean: not a checkpoint we wrote
-        raise RunStoreError(f"Not a readable MNIST Lab checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(blob, dict) or not isinstance(blob.get("meta"), dict) or "state_dict" not in blob:
-        raise RunStoreError("Not an MNIST Lab checkpoint: expected a dict with 'meta' and 'state_dict'.")
-    meta = blob["meta"]
-    arch, names = meta.get("architecture"), meta.get("class_names")
-    if not isinstance(names, list) or not names:
-        raise RunStoreError("Checkpoint metadata has no class_names.")
-    mean, std = meta.get("mean"), meta.get("std")
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (mean, std)) or std <= 0:
-        raise RunStoreError(f"Checkpoint metadata has no usable normalisation: mean {mean!r}, std {std!r}.")
-    try:
-        model = make_net(str(arch), num_classes=len(names))
-    except ValueError as exc:
-        raise RunStoreError(f"Checkpoint architecture not supported: {exc}") from exc
-    try:
-        model.load_state_dict(blob["state_dict"])
-    except (RuntimeError, TypeError) as exc:
-        # torch: "Error(s) in loading state_dict for X:" then one tab-indented line per problem
-        lines = str(exc).splitlines()
-        detail = " ".join(line.strip() for line in lines[1:] or lines)
-        detail = detail if len(detail) <= 300 else detail[:297] + "..."
-        raise RunStoreError(f"Checkpoint weights do not fit architecture {arch!r} "
-                            f"with {len(names)} classes: {detail}") from exc
-    return model.to(device).eval(), meta
+        return read_checkpoint(source, device)
+    except CheckpointError as exc:
+        raise RunStoreError(str(exc)) from exc
 
 
 def save_probs(run_dir: Path, probs: torch.Tensor, labels: torch.Tensor) -> None:

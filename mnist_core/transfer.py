@@ -1,10 +1,13 @@
 """Models in and out: export a trained run as one file, and add such a file to the run store as a new run.
 
-The file is the run's checkpoint, model.pt, as written by runs.save_checkpoint: the state_dict plus its
-metadata (architecture, class_names, mean, std, data, config, metrics). Importing loads it with
-weights_only=True (never unpickling arbitrary objects), checks it against the data source it names, computes
-the test-set probabilities with predict_proba, and adds a finished run that the dashboard reviews like any
-other. The run is built in a hidden staging folder and renamed into place: it appears whole or not at all.
+The file is a checkpoint (mnist_core.checkpoint): the state_dict plus its metadata (architecture, class_names,
+mean, std, data, config, metrics). An uploaded file is untrusted: it is checked before torch reads it and
+loaded with weights_only=True (mnist_core.checkpoint), its config must validate and name the same data source
+as the checkpoint itself (a name, never a path), and it loses `label_corrections` (a path on the uploader's
+machine, or a probe of this one). It is evaluated on that source's test split with predict_proba and added as
+a finished run, built in a hidden staging folder and renamed into place: it appears whole or not at all.
+Neither direction copies the bytes it was given: import and export both write a fresh checkpoint of the
+checked weights and metadata, so nothing else in a file (an extra zip member) rides along.
 
     python -m mnist_core.transfer export RUN_DIR OUT.pt
     python -m mnist_core.transfer import FILE.pt [--runs-dir DIR] [--data-dir DIR]
@@ -12,53 +15,61 @@ other. The run is built in a hidden staging folder and renamed into place: it ap
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import os
+import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from mnist_core import runs
-from mnist_core.config import ConfigError, TrainConfig
+from mnist_core.checkpoint import checkpoint_bytes, max_checkpoint_bytes
+from mnist_core.config import ConfigError, TrainConfig, is_data_name
 from mnist_core.data import DataError, default_data_dir, list_data_sources, load_dataset
 from mnist_core.predict import evaluate, predict_proba
 from mnist_core.runs import RunInfo, RunStoreError
 
-MAX_MODEL_BYTES = 200 * 1024 * 1024
+META_KEYS = ("architecture", "class_names", "mean", "std", "data", "config", "test_accuracy", "test_loss")
 
 
 def export_file_name(run: RunInfo) -> str:
     """The download name of a run's model, e.g. mnist-lab-20260101-120000-ab12-mnist.pt."""
-    return f"mnist-lab-{run.run_id}-{run.config.get('data', 'data')}.pt"
+    data = run.config.get("data")
+    return f"mnist-lab-{run.run_id}-{data if is_data_name(data) else 'data'}.pt"
 
 
 def export_model(run_dir: Path | str) -> bytes:
-    """The run's checkpoint, as one file's bytes."""
+    """The run's checkpoint, checked and written afresh (never the stored bytes as they are), as one file."""
     path = Path(run_dir) / "model.pt"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise RunStoreError(f"Run {Path(run_dir).name} has no model file (did it finish?).") from exc
+    if not path.is_file():
+        raise RunStoreError(f"Run {Path(run_dir).name} has no model file (did it finish?).")
+    model, meta = runs.load_checkpoint(path)
+    return checkpoint_bytes(model, {k: meta[k] for k in META_KEYS if k in meta})
+
+
+def upload_name(file_name: str) -> str:
+    """A visitor's file name made safe to show and store: its last part, plain characters, at most 80."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(str(file_name)).name)[-80:].strip("._")
+    return name or "model.pt"
 
 
 def import_model(data: bytes, runs_dir: Path | str, data_dir: Path | str, file_name: str = "model.pt") -> Path:
     """Add a model file as a finished run, evaluated on its data source's test split; return the run folder.
 
-    RunStoreError says why a file is refused: too large, not a checkpoint, an unknown architecture,
-    weights that do not fit it, a data source missing here, or classes that differ from that source's.
+    RunStoreError says why a file is refused: too large, not a checkpoint or a suspicious one, an unknown
+    architecture, weights that do not fit it or are not finite, a bad config, a data source missing here, or
+    classes that differ from that source's.
     """
-    if len(data) > MAX_MODEL_BYTES:
-        raise RunStoreError(f"{file_name} is {len(data) / 2**20:,.0f} MB; the limit for a model file is "
-                            f"{MAX_MODEL_BYTES / 2**20:.0f} MB.")
+    file_name = upload_name(file_name)
+    limit = max_checkpoint_bytes()
+    if len(data) > limit:
+        raise RunStoreError(f"{file_name} is {len(data) / 2**20:,.1f} MB; the limit for a model file is "
+                            f"{limit / 2**20:.1f} MB (four times the largest net MNIST Lab trains).")
     model, meta = runs.load_checkpoint(io.BytesIO(data))
-    try:
-        config = TrainConfig.from_dict(dict(meta.get("config") or {})).validate()
-    except (ConfigError, TypeError) as exc:
-        raise RunStoreError(f"{file_name} has no usable training config in its metadata ({exc}).") from exc
-    source, names, mean, std = meta.get("data", config.data), meta["class_names"], meta.get("mean"), meta.get("std")
-    if not all(isinstance(v, (int, float)) for v in (mean, std)) or not std > 0:
-        raise RunStoreError(f"{file_name} has no valid normalisation (mean {mean!r}, std {std!r}) in its metadata.")
+    config = imported_config(meta, file_name)
+    source, names, mean, std = config.data, meta["class_names"], float(meta["mean"]), float(meta["std"])
     if source not in list_data_sources(data_dir):
         raise RunStoreError(f"This model was trained on data source {source!r}, which is not available here. "
                             f"Import that dataset first (Data page or python -m mnist_core.datasets).")
@@ -68,20 +79,41 @@ def import_model(data: bytes, runs_dir: Path | str, data_dir: Path | str, file_n
         raise RunStoreError(f"This model was trained on data source {source!r}, which cannot be loaded here: "
                             f"{exc}") from exc
     if dataset.class_names != list(names):
-        raise RunStoreError(f"This model has {len(names)} classes ({', '.join(map(str, names[:12]))}) but data "
+        raise RunStoreError(f"This model has {len(names)} classes ({', '.join(names[:12])}) but data "
                             f"source {source!r} here has {dataset.num_classes} ({', '.join(dataset.class_names[:12])})"
                             "; it cannot be evaluated on it.")
-    probs = predict_proba(model, dataset.test_images, float(mean), float(std))
+    probs = predict_proba(model, dataset.test_images, mean, std)
     metrics = evaluate(probs, dataset.test_labels)
-    return _add_run(data, config, probs, dataset.test_labels, metrics, Path(runs_dir), file_name)
+    clean = {"architecture": meta["architecture"], "class_names": list(names), "mean": mean, "std": std,
+             "data": source, "config": config.to_dict(), "test_accuracy": metrics["accuracy"],
+             "test_loss": metrics["loss"]}
+    return _add_run(checkpoint_bytes(model, clean), config, probs, dataset.test_labels, metrics, Path(runs_dir),
+                    file_name)
 
 
-def _add_run(data: bytes, config: TrainConfig, probs, labels, metrics: dict, runs_dir: Path, file_name: str) -> Path:
+def imported_config(meta: dict, file_name: str) -> TrainConfig:
+    """The checkpoint's training config, validated, naming the checkpoint's own data source, corrections dropped."""
+    raw = meta.get("config")
+    if not isinstance(raw, dict):
+        raise RunStoreError(f"{file_name} has no training config in its metadata.")
+    try:
+        # label_corrections goes before validate(), which would look the path up on this server
+        config = dataclasses.replace(TrainConfig.from_dict(dict(raw)), label_corrections="").validate()
+    except (ConfigError, TypeError) as exc:
+        raise RunStoreError(f"{file_name} has no usable training config in its metadata ({exc}).") from exc
+    if meta.get("data") != config.data:
+        raise RunStoreError(f"{file_name} is refused: its training config names data source {config.data!r}, "
+                            "but the checkpoint does not say it was trained on that source.")
+    return config
+
+
+def _add_run(checkpoint: bytes, config: TrainConfig, probs, labels, metrics: dict, runs_dir: Path,
+             file_name: str) -> Path:
     runs_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=runs_dir))  # holds no config.json: not a run
     try:
         run_dir = runs.create_run(staging, config)
-        runs.write_bytes_atomic(run_dir / "model.pt", data)
+        runs.write_bytes_atomic(run_dir / "model.pt", checkpoint)
         runs.save_probs(run_dir, probs, labels)
         runs.append_event(run_dir, {"type": "imported", "file": file_name, "test_accuracy": metrics["accuracy"],
                                     "test_loss": metrics["loss"]})

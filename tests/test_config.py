@@ -34,7 +34,13 @@ BAD_VALUES = [
     ("shuffle", "no", r"must be true or false, got 'no'"),
     ("normalize", 1, r"must be true or false, got 1"),
     ("label_corrections", None, r"must be a string, got None"),
-    ("data", "", r"must be the name of a data source, got ''"),
+    ("data", "", r"must be the name of a data source \(1 to 40 lowercase .*\), got ''"),
+    ("data", "../../../../tmp/x", r"must be the name of a data source \(.*\), got '../../../../tmp/x'"),
+    ("data", "/etc", r"must be the name of a data source \(.*\), got '/etc'"),
+    ("data", "x" * 41, r"must be the name of a data source \(.*\), got 'x{41}'"),
+    ("data", "y" * 100, r"must be the name of a data source \(.*\), got 'y{56}\.\.\.$"),
+    ("recipe", 7, r"must be a string, got 7"),
+    ("optimizer", [[1]] * 3, r"unknown optimizer a list; allowed"),
 ]
 
 

@@ -136,7 +136,7 @@ def test_models_in_and_out(dirs):
     at.run()
     at.button(key="model_import").click().run()
     assert not at.exception
-    assert texts(at.error)[0].startswith("Not a readable MNIST Lab checkpoint")
+    assert texts(at.error)[0].startswith("Not an MNIST Lab model file")
     at.file_uploader(key="model_upload").set_value(("m.pt", transfer.export_model(run_dir), "application/octet-stream"))
     at.run()
     at.button(key="model_import").click().run()

@@ -116,11 +116,12 @@ def test_train_preset_fills_in_the_notebook_recipe(app):
     assert any("three BatchNorm conv blocks" in c.value for c in at.caption)  # the preset says what it sets
 
 
-def test_train_rejects_a_missing_corrections_file(app, tmp_path):
+def test_train_shows_the_data_as_a_readable_line(app):
     at = app().run()
-    at.text_input(key="train_corrections").set_value(str(tmp_path / "nope.csv")).run()
-    at.button(key="train_start").click().run()
-    assert "label_corrections" in texts(at) and "no such file" in texts(at)
+    at.selectbox(key="train_data").set_value("mnist-sample").run()
+    labels = [e.label for e in at.expander]
+    assert "Data: mnist-sample · 4,000 training and 1,000 test images · 10 classes · 28×28 grayscale" in labels
+    assert not any("Dataset(" in label for label in labels)
 
 
 @pytest.mark.slow

@@ -61,14 +61,14 @@ def test_a_file_with_only_the_header_changes_nothing_and_a_bom_is_accepted(tmp_p
 
 
 @pytest.mark.parametrize("body, message", [
-    ("split,index,label\ntest,1,2\n", "line 1 must be the header 'dataset,split,index,label'"),
+    ("split,index,label\ntest,1,2\n", "line 1 must be the header 'dataset,split,index,label'; it is not"),
     ("dataset,split,index,label\ntoy,test,1\n", "line 2: expected 4 fields"),
-    ("dataset,split,index,label\ntoy,valid,1,2\n", "line 2: split must be 'test' or 'train', got 'valid'"),
-    ("dataset,split,index,label\ntoy,test,-1,2\n", "line 2: index must be an integer >= 0, got '-1'"),
-    ("dataset,split,index,label\ntoy,test,1,two\n", "line 2: label must be an integer >= 0, got 'two'"),
+    ("dataset,split,index,label\ntoy,valid,1,2\n", "line 2: split must be 'test' or 'train'."),
+    ("dataset,split,index,label\ntoy,test,-1,2\n", "line 2: index must be an integer >= 0."),
+    ("dataset,split,index,label\ntoy,test,1,two\n", "line 2: label must be an integer >= 0."),
     ("dataset,split,index,label\ntoy,test,1,2\ntoy,test,1,0\n", "line 3: test image 1 is already corrected on line 2"),
-    ("dataset,split,index,label\ntoy,test,1,2\nmnist,test,2,0\n", "line 3: dataset 'mnist' differs from 'toy'"),
-    ("dataset,split,index,label\nmnist,test,1,2\n", "corrects dataset 'mnist', but the training data is 'toy'"),
+    ("dataset,split,index,label\ntoy,test,1,2\nmnist,test,2,0\n", "line 3: the dataset is not a data"),
+    ("dataset,split,index,label\nmnist,test,1,2\n", "corrects another dataset than the training data, 'toy'."),
     ("dataset,split,index,label\ntoy,test,4,2\n", "test index 4 is out of range: 'toy' has 4 test images"),
     ("dataset,split,index,label\ntoy,train,1,3\n", "label 3 for train image 1 is out of range: 'toy' has classes 0..2"),
 ])

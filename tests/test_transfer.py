@@ -5,6 +5,7 @@ predictions, and refuse files that are garbage, of another architecture, or do n
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -39,9 +40,15 @@ def checkpoint_bytes(meta: dict, state: dict) -> bytes:
 
 def test_export_then_import_gives_a_finished_run_with_identical_predictions(trained, tmp_path):
     data_dir, run_dir = trained
-    data = transfer.export_model(run_dir)
-    assert data == (run_dir / "model.pt").read_bytes()
+    data = transfer.export_model(run_dir)  # written afresh, with the same weights and metadata
+    (stored_model, stored_meta), (exported_model, exported_meta) = (
+        runs.load_checkpoint(run_dir / "model.pt"), runs.load_checkpoint(io.BytesIO(data)))
+    assert exported_meta == stored_meta
+    assert all(torch.equal(a, b) for a, b in zip(stored_model.state_dict().values(),
+                                                  exported_model.state_dict().values(), strict=True))
     assert transfer.export_file_name(runs.read_run(run_dir)) == f"mnist-lab-{run_dir.name}-shapes.pt"
+    hostile = dataclasses.replace(runs.read_run(run_dir), config={"data": "../../x"})  # a run folder's config
+    assert transfer.export_file_name(hostile) == f"mnist-lab-{run_dir.name}-data.pt"
     new_dir = transfer.import_model(data, tmp_path / "other-runs", data_dir, "shapes-model.pt")
     [info] = runs.list_runs(tmp_path / "other-runs")
     assert info.path == new_dir and info.status == "finished"
@@ -74,7 +81,7 @@ def refuse(data: bytes, data_dir, runs_dir, match: str) -> None:
 
 
 def test_garbage_is_refused(trained, tmp_path):
-    refuse(b"definitely not a model", trained[0], tmp_path / "r", "Not a readable MNIST Lab checkpoint")
+    refuse(b"definitely not a model", trained[0], tmp_path / "r", "^Not an MNIST Lab model file: it is not a PyTorch")
     refuse(checkpoint_bytes({"x": 1}, {}), trained[0], tmp_path / "r", "no class_names")
 
 
@@ -85,14 +92,14 @@ def test_pickled_code_is_never_run(trained, tmp_path):
 
     buffer = io.BytesIO()
     torch.save({"meta": {}, "state_dict": Boom()}, buffer)
-    refuse(buffer.getvalue(), trained[0], tmp_path / "r", "Not a readable MNIST Lab checkpoint")
+    refuse(buffer.getvalue(), trained[0], tmp_path / "r", "^Not an MNIST Lab model file: .*nothing in it was run")
 
 
 def test_another_architecture_is_refused(trained, tmp_path):
     meta = runs.load_checkpoint(trained[1] / "model.pt")[1]
     state = make_net("notebook", 3).state_dict()
     refuse(checkpoint_bytes(meta | {"architecture": "resnet50"}, state), trained[0], tmp_path / "r",
-           "architecture not supported: unknown model 'resnet50'")
+           "architecture not supported: MNIST Lab has notebook, fast, best")
     other = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 3)).state_dict()
     refuse(checkpoint_bytes(meta, other), trained[0], tmp_path / "r", "weights do not fit architecture 'notebook'")
 
@@ -109,6 +116,12 @@ def test_a_model_of_missing_data_is_refused_naming_the_source(trained, tmp_path)
            "trained on data source 'shapes', which is not available here")
 
 
-def test_an_oversized_file_is_refused(trained, tmp_path, monkeypatch):
-    monkeypatch.setattr(transfer, "MAX_MODEL_BYTES", 1000)
-    refuse(transfer.export_model(trained[1]), trained[0], tmp_path / "r", "the limit for a model file is")
+def test_an_oversized_file_is_refused(trained, tmp_path):
+    refuse(transfer.export_model(trained[1]) + bytes(2**21), trained[0], tmp_path / "r",
+           r"upload.pt is 2\.[0-9] MB; the limit for a model file is 1\.0 MB")
+
+
+def test_an_upload_name_is_made_plain():
+    assert transfer.upload_name("../../etc/![x](http://e.example/b.png)\n.pt") == "b.png_.pt"
+    assert transfer.upload_name("mnist-lab-20260101-120000-ab12-mnist.pt") == "mnist-lab-20260101-120000-ab12-mnist.pt"
+    assert transfer.upload_name("...") == "model.pt" and len(transfer.upload_name("a" * 500 + ".pt")) == 80

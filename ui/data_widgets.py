@@ -3,12 +3,14 @@ the imported-datasets table with a confirmed remove, and models in and out. Erro
 """
 from __future__ import annotations
 
+import math
 from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from mnist_core.checkpoint import max_checkpoint_bytes
 from mnist_core.datasets import (
     Analysis,
     DatasetError,
@@ -114,7 +116,10 @@ def models_in_and_out(runs_dir: Path, data_dir: Path) -> None:
                            mime="application/octet-stream", key="model_download", on_click="ignore")
     else:
         st.caption("No finished run to download yet.")
-    upload = st.file_uploader("Add a model file (.pt from Download model) as a run", type=["pt"], key="model_upload")
+    upload = st.file_uploader("Add a model file (.pt from Download model) as a run", type=["pt"], key="model_upload",
+                              max_upload_size=math.ceil(max_checkpoint_bytes() / 2**20),
+                              help="A checkpoint saved by this app. It is checked before it is read, never run, "
+                                   "and evaluated on the test set of the data source it names.")
     if upload is not None and st.button("Add as run", key="model_import"):
         try:
             with st.spinner("Checking the model and evaluating it on its test set…"):

@@ -10,11 +10,12 @@ import torch
 
 from mnist_core import runs
 from mnist_core.config import OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
-from mnist_core.data import DataError, list_data_sources
+from mnist_core.data import DataError, Dataset, list_data_sources
 from mnist_core.distributed import max_workers
 from mnist_core.model import MODELS
 from mnist_core.progress import summarize
 from ui import state
+from ui.corrections_picker import corrections_picker
 from ui.grid import grid_png
 
 FORM_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "model", "shuffle")  # filled in by a preset
@@ -48,8 +49,7 @@ def config_form() -> TrainConfig:
     device = right.selectbox("Device", devices, key="train_device")
     shuffle = right.checkbox("Shuffle every epoch", key="train_shuffle")
     low, high = st.columns([3, 1])
-    corrections = low.text_input("Label corrections file (optional)", key="train_corrections",
-                                 help="A CSV exported from the Review page; retrains with the corrected labels.")
+    corrections = corrections_picker(low, data)  # an upload or a kept file, never a typed path
     workers = high.number_input("Processes", 1, max_workers(device), 1, key="train_workers",
                                 help="Train with DistributedDataParallel on this many processes (one per core, "
                                      "or one per GPU). At MNIST's size one process is usually fastest.")
@@ -57,7 +57,7 @@ def config_form() -> TrainConfig:
     return dataclasses.replace(
         TrainConfig(data=data, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), optimizer=optimizer,
                     seed=int(seed), shuffle=bool(shuffle), device=device, model=model, recipe=recipe,
-                    label_corrections=corrections.strip(), workers=int(workers)), **preset)
+                    label_corrections=corrections, workers=int(workers)), **preset)
 
 
 def data_preview(name: str) -> None:
@@ -67,13 +67,22 @@ def data_preview(name: str) -> None:
     except DataError as exc:
         st.warning(str(exc))
         return
-    with st.expander(f"Data: {dataset!r}", expanded=False):
+    with st.expander(f"Data: {data_summary(dataset)}", expanded=False):
         left, right = st.columns([3, 2])
         images = dataset.train_images[:25].numpy()
         titles = [f"Im. {i}, true {dataset.class_names[int(y)]}" for i, y in enumerate(dataset.train_labels[:25])]
         left.image(grid_png(images, titles, scale=3), caption="The first 25 training images")
         counts = torch.bincount(dataset.train_labels, minlength=dataset.num_classes).tolist()
         right.bar_chart(pd.DataFrame({"class": dataset.class_names, "train images": counts}).set_index("class"))
+
+
+def data_summary(dataset: Dataset) -> str:
+    """One readable line, e.g. 'mnist-sample · 4,000 training and 1,000 test images · 10 classes · 28×28 grayscale'.
+
+    Class names stay out of it: an imported dataset's are folder names, and an expander's label is Markdown."""
+    height, width = dataset.train_images.shape[1:]
+    return (f"{dataset.name} · {len(dataset.train_labels):,} training and {len(dataset.test_labels):,} test images"
+            f" · {dataset.num_classes} classes · {height}×{width} grayscale")
 
 
 def watched_run() -> runs.RunInfo | None:

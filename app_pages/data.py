@@ -28,14 +28,14 @@ if analysis is not None:
     show_analysis(analysis)
     problem = None
     try:
-        validate_name(name, state.data_dir())
+        validate_name(name, data_dir=state.data_dir())
     except DatasetError as exc:
         problem = str(exc)
     if name and problem:
         st.warning(problem)
     if st.button("Import", key="data_import", type="primary", disabled=problem is not None):
         try:
-            commit(analysis, name, state.data_dir())
+            commit(analysis, name, data_dir=state.data_dir())
             st.success(f"Imported {name!r}. Train on it by choosing data source {name!r} on the Train page.")
         except (DatasetError, OSError) as exc:
             st.error(f"Nothing was imported: {exc}")

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core import datasets, runs, transfer
 from mnist_core.config import TrainConfig
+from mnist_core.data import default_datasets_dir
 from mnist_core.launch import checkpoint_meta
 from mnist_core.model import make_net
 
@@ -55,7 +56,7 @@ def test_server_folder_preview_report_and_import(dirs, tmp_path):
     at.button(key="data_import").click().run()
     assert not at.exception
     assert texts(at.success) == ["Imported 'shapes'. Train on it by choosing data source 'shapes' on the Train page."]
-    assert (dirs[0] / "datasets" / "shapes" / "data.npz").is_file()
+    assert (default_datasets_dir() / "shapes" / "data.npz").is_file()
     assert at.dataframe[-1].value["name"].tolist() == ["shapes"]
 
 
@@ -76,7 +77,7 @@ def test_uploaded_zip_is_analysed_and_imported(dirs):
     assert not at.exception and not at.error
     assert "Source: zip shapes.zip" in " ".join(texts(at.markdown))
     at.button(key="data_import").click().run()
-    assert datasets.list_imported(dirs[0])[0]["source"]["file"] == "shapes.zip"
+    assert datasets.list_imported()[0]["source"]["file"] == "shapes.zip"
 
 
 def test_hostile_upload_shows_the_reason_and_writes_nothing(dirs):
@@ -101,15 +102,15 @@ def test_bad_or_taken_name_disables_import(dirs, tmp_path):
 
 
 def test_remove_asks_for_confirmation(dirs):
-    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(3)), "doomed", dirs[0])
+    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(3)), "doomed")
     at = page()
     at.selectbox(key="data_remove_choice").set_value("doomed").run()
     assert at.button(key="data_remove").disabled
-    assert datasets.list_imported(dirs[0])  # choosing alone removes nothing
+    assert datasets.list_imported()  # choosing alone removes nothing
     at.checkbox(key="data_remove_confirm").check().run()
     at.button(key="data_remove").click().run()
     assert not at.exception
-    assert datasets.list_imported(dirs[0]) == []
+    assert datasets.list_imported() == []
     assert texts(at.success) == ["Removed dataset 'doomed'."]
 
 
@@ -127,7 +128,7 @@ def finished_run(runs_dir: Path, data: str, class_names: list[str]) -> Path:
 
 def test_models_in_and_out(dirs):
     data_dir, runs_dir = dirs
-    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(5)), "shapes", data_dir)
+    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(5)), "shapes")
     run_dir = finished_run(runs_dir, "shapes", ["bar", "box", "dash"])
     at = page()
     assert at.selectbox(key="model_run").value == run_dir.name

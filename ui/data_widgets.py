@@ -69,7 +69,7 @@ def flash() -> None:
 
 def dataset_manager(data_dir: Path) -> None:
     """The imported datasets, and removing one after an explicit confirmation."""
-    rows = list_imported(data_dir)
+    rows = list_imported(data_dir=data_dir)
     if not rows:
         st.caption("No imported datasets yet.")
         return
@@ -82,7 +82,7 @@ def dataset_manager(data_dir: Path) -> None:
                        "without it)", key="data_remove_confirm")
     if st.button("Remove", key="data_remove", disabled=not sure):
         try:
-            remove_dataset(choice, data_dir)
+            remove_dataset(choice, data_dir=data_dir)
         except (DatasetError, OSError) as exc:
             st.error(f"Could not remove {choice!r}: {exc}")
             return

@@ -15,6 +15,7 @@ import io
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,17 @@ SAFE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # bzip2/lzma can 
 
 class DatasetError(ValueError):
     """Bad input to a dataset import: the message says what is wrong and what to do; nothing was written."""
+
+
+def printable(text: str) -> str:
+    """`text` with control and format characters (ANSI escapes, newlines, bidi overrides) written as \\x1b-style
+    escapes: every file, member or class name goes through it before it is printed or shown, so a name cannot
+    colour a terminal or forge a line of a report."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in UNPRINTABLE else c
+                   for c in text)
+
+
+UNPRINTABLE = ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ class Collected:
     empty_classes: list[str] = field(default_factory=list)  # "name (no usable images)": folders left empty
     image_sizes: dict[str, int] = field(default_factory=dict)  # "WxH" -> how many images had that size
     inverted: int = 0  # images taken as dark-on-light and inverted
+    cross_class_duplicates: dict[str, int] = field(default_factory=dict)  # class -> its files dropped as copies
+    # of a file in another class (with their first copy, they would leave that class empty)
 
 
 def decode_image(data: bytes, max_pixels: int = 50_000_000) -> tuple[np.ndarray, tuple[int, int], bool]:

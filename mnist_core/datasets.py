@@ -36,6 +36,7 @@ from mnist_core.archive import (
     Limits,
     Member,
     folder_members,
+    printable,
     read_limited,
     zip_members,
 )
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = commit(analysis, args.name, args.datasets_dir, args.data_dir)
             print(f"imported {args.name!r} into {folder}\ntrain on it: python -m mnist_core.train --data {args.name}")
     except DatasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"error: could not write to {args.datasets_dir}: {exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -30,7 +31,6 @@ import numpy as np
 
 from mnist_core.analysis import Analysis, Preview, check_split_args, preview, split_collected
 from mnist_core.archive import (
-    DEFAULT_LIMITS,
     MB,
     DatasetError,
     Limits,
@@ -40,6 +40,7 @@ from mnist_core.archive import (
     read_limited,
     zip_members,
 )
+from mnist_core.convert import looks_like_image
 from mnist_core.data import (
     BUILTIN_SOURCES,
     default_data_dir,
@@ -51,7 +52,7 @@ from mnist_core.imagefolder import collect_images
 from mnist_core.npzsource import collect_npz
 
 __all__ = ["Analysis", "DatasetError", "Limits", "Preview", "analyse_bytes", "analyse_path", "commit",
-           "list_imported", "preview", "remove_dataset", "validate_name"]
+           "import_roots", "list_imported", "preview", "remove_dataset", "validate_name"]
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
@@ -70,44 +71,78 @@ def validate_name(name: str, datasets_dir: Path | str | None = None, data_dir: P
     return name
 
 
+def import_roots(environ=os.environ) -> list[Path]:
+    """The folders the dashboard may import from: MNIST_IMPORT_ROOTS (os.pathsep-separated), resolved.
+    Empty (the default) turns server-folder import off in the dashboard; the CLI takes any path."""
+    return [Path(p).expanduser().resolve() for p in environ.get("MNIST_IMPORT_ROOTS", "").split(os.pathsep)
+            if p.strip()]
+
+
+def inside_root(root: Path, relative: str) -> tuple[Path, str]:
+    """(resolved path, name to show) of `relative` inside `root`; DatasetError when it is absolute or
+    leads out of the root, by `..` or by a symbolic link anywhere on the way."""
+    shown = printable(f"{root.name}/{relative.strip().strip('/')}".rstrip("/"))
+    if Path(relative).is_absolute() or relative.startswith("~") or "\x00" in relative:
+        raise DatasetError(f"{printable(relative)!r}: give a path relative to the chosen folder, not an absolute one.")
+    target = (root / relative.strip()).resolve()
+    if not target.is_relative_to(root):
+        raise DatasetError(f"{shown} leads outside the folders this server allows imports from.")
+    return target, shown
+
+
 def analyse_bytes(file_name: str, data: bytes, test_fraction: float = 0.2, seed: int = 0,
-                  limits: Limits = DEFAULT_LIMITS) -> Analysis:
+                  limits: Limits | None = None) -> Analysis:
     """Analyse an uploaded .zip (class folders of images) or .npz file; nothing is written."""
+    limits = limits or Limits.from_env()
     kind = Path(file_name).suffix.lower().lstrip(".")
     if kind not in ("zip", "npz"):
-        raise DatasetError(f"{file_name!r}: expected a .zip of class folders or an .npz file.")
+        raise DatasetError(f"{printable(file_name)!r}: expected a .zip of class folders or an .npz file.")
     if len(data) > limits.upload_bytes:
-        raise DatasetError(f"{file_name} is {len(data) / MB:,.1f} MB; the upload limit is "
+        raise DatasetError(f"{printable(file_name)} is {len(data) / MB:,.1f} MB; the upload limit is "
                            f"{limits.upload_bytes / MB:.0f} MB. Put the data in a folder on the server and "
                            "import the folder instead.")
     check_split_args(test_fraction, seed)
     collected = (collect_npz(data, limits) if kind == "npz"
-                 else collect_images(zip_members(data, limits, what=file_name), limits))
+                 else collect_images(zip_members(data, limits, printable(file_name), looks_like_image), limits))
     source = {"kind": kind, "file": Path(file_name).name, "bytes": len(data),
               "sha256": hashlib.sha256(data).hexdigest()}
     return split_collected(collected, source, test_fraction, seed)
 
 
-def analyse_path(path: Path | str, test_fraction: float = 0.2, seed: int = 0,
-                 limits: Limits = DEFAULT_LIMITS) -> Analysis:
-    """Analyse a .zip or .npz file, or a folder of class folders, on this machine; nothing is written."""
-    path = Path(path).expanduser()
+def analyse_path(path: Path | str, test_fraction: float = 0.2, seed: int = 0, limits: Limits | None = None,
+                 root: Path | None = None) -> Analysis:
+    """Analyse a .zip or .npz file, or a folder of class folders, on this machine; nothing is written.
+
+    With `root` (the dashboard: one of import_roots()), `path` is relative to it and must stay inside it,
+    and messages and the manifest name it relative to the root only. Without (the CLI), any path.
+    """
+    limits = limits or Limits.from_env()
+    if root is not None:
+        path, shown = inside_root(root, str(path))
+    else:
+        path = Path(path).expanduser()
+        shown = printable(str(path))
     try:
-        if path.is_file():
-            if path.stat().st_size > limits.upload_bytes:
-                raise DatasetError(f"{path} is {path.stat().st_size / MB:,.1f} MB; the file limit is "
+        mode = os.lstat(path.resolve()).st_mode  # never opened unless a regular file or a folder
+        if stat.S_ISREG(mode):
+            if os.path.getsize(path) > limits.upload_bytes:
+                raise DatasetError(f"{shown} is {os.path.getsize(path) / MB:,.1f} MB; the file limit is "
                                    f"{limits.upload_bytes / MB:.0f} MB. Unpack it and import the folder instead.")
             with open(path, "rb") as stream:
-                data = read_limited(stream, limits.upload_bytes, str(path))
+                data = read_limited(stream, limits.upload_bytes, shown)
             return analyse_bytes(path.name, data, test_fraction, seed, limits)
-        is_dir = path.is_dir()
+    except FileNotFoundError:
+        raise DatasetError(f"{shown} does not exist on this machine.") from None
     except OSError as exc:  # e.g. a folder on the way that this server may not enter
-        raise DatasetError(f"{path} cannot be read on this machine ({exc.strerror or exc}).") from exc
-    if not is_dir:
-        raise DatasetError(f"{path} does not exist on this machine.")
+        raise DatasetError(f"{shown} cannot be read on this machine ({exc.strerror or exc}).") from exc
+    if not stat.S_ISDIR(mode):
+        raise DatasetError(f"{shown} is neither a regular file nor a folder (a device, pipe or socket); "
+                           "nothing was read.")
     check_split_args(test_fraction, seed)
-    source, digest = {"kind": "folder", "file": str(path.resolve()), "bytes": 0}, hashlib.sha256()
-    collected = collect_images(_fingerprinted(folder_members(path, limits), digest, source), limits)
+    source = {"kind": "folder", "file": shown if root is not None else str(path.resolve()), "bytes": 0}
+    digest = hashlib.sha256()
+    members = folder_members(path, limits, looks_like_image, shown)
+    collected = collect_images(_fingerprinted(members, digest, source), limits)
     return split_collected(collected, source | {"sha256": digest.hexdigest()}, test_fraction, seed)
 
 

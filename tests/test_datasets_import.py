@@ -184,7 +184,7 @@ def test_server_folder_import_matches_the_zip_import(tmp_path):
     from_zip = datasets.analyse_bytes("x.zip", shape_zip(5))
     assert from_folder.source["kind"] == "folder"
     assert from_folder.data.skipped == [("bar/link.png", "symbolic link (not followed)"),
-                                        ("dash/pipe.png", "not a regular file")]
+                                        ("dash/pipe.png", "not a regular file (never opened)")]
     assert np.array_equal(from_folder.arrays()["train_images"], from_zip.arrays()["train_images"])
     assert datasets.analyse_path(tmp_path / "src").source["sha256"] == from_folder.source["sha256"]
 

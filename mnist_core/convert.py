@@ -79,7 +79,7 @@ def decode_image(data: bytes, max_pixels: int = 50_000_000,
             if image.format != "PNG":  # cameras and scanners record rotation in EXIF; PNGs practically never
                 image = ImageOps.exif_transpose(image)
             gray = to_gray(image)
-    except (ImageSkipped, DatasetError):
+    except (ImageSkipped, DatasetError, MemoryError):  # MemoryError: the sandbox's limit, never "corrupt"
         raise
     except Image.UnidentifiedImageError as exc:
         raise ImageSkipped("not an image (or not PNG, JPEG, BMP or TIFF)") from exc

@@ -53,7 +53,7 @@ def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarr
                                        "for all arrays together. Nothing was read.")
                 budget -= count * dtype.itemsize
                 arrays[key] = _body(stream, key, shape, fortran, dtype, count)
-        except DatasetError:
+        except (DatasetError, MemoryError):  # a MemoryError is the sandbox's limit: it says so itself
             raise
         except Exception as exc:  # a damaged .npy header or deflate stream can fail in several ways
             raise DatasetError(f"Array {key!r} in the .npz file is unreadable ({type(exc).__name__}: {exc}).") from exc

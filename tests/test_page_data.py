@@ -26,6 +26,7 @@ def dirs(tmp_path, monkeypatch):
     data_dir, runs_dir = tmp_path / "data", tmp_path / "runs"
     monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(runs_dir))
+    monkeypatch.setenv("MNIST_IMPORT_ROOTS", str(tmp_path))  # the folder tests pick "src" inside
     return data_dir, runs_dir
 
 
@@ -43,7 +44,7 @@ def texts(elements) -> list[str]:
 def test_server_folder_preview_report_and_import(dirs, tmp_path):
     write_tree(tmp_path / "src", shape_files(10) | {"bar/notes.txt": b"hello"})
     at = page()
-    at.text_input(key="data_folder").set_value(str(tmp_path / "src"))
+    at.text_input(key="data_folder").set_value("src")
     at.text_input(key="data_name").set_value("shapes")
     at.run()
     assert not at.exception and not at.error
@@ -51,7 +52,7 @@ def test_server_folder_preview_report_and_import(dirs, tmp_path):
     assert grid.captions == ["First training images, as the model will see them"]
     counts = at.dataframe[0].value
     assert counts.to_dict() == {"train": {"bar": 8, "box": 8, "dash": 8}, "test": {"bar": 2, "box": 2, "dash": 2}}
-    report = " ".join(texts(at.markdown))
+    report = " ".join(texts(at.text))
     assert "Images: 30 in 3 classes: 24 train, 6 test" in report and "Skipped files: 1" in report
     at.button(key="data_import").click().run()
     assert not at.exception
@@ -63,7 +64,7 @@ def test_server_folder_preview_report_and_import(dirs, tmp_path):
 def test_test_fraction_slider_changes_the_split(dirs, tmp_path):
     write_tree(tmp_path / "src", shape_files(10))
     at = page()
-    at.text_input(key="data_folder").set_value(str(tmp_path / "src"))
+    at.text_input(key="data_folder").set_value("src")
     at.slider(key="data_test_fraction").set_value(0.5)
     at.run()
     assert at.dataframe[0].value["test"].tolist() == [5, 5, 5]
@@ -75,7 +76,7 @@ def test_uploaded_zip_is_analysed_and_imported(dirs):
     at.text_input(key="data_name").set_value("uploaded")
     at.run()
     assert not at.exception and not at.error
-    assert "Source: zip shapes.zip" in " ".join(texts(at.markdown))
+    assert "Source: zip shapes.zip" in " ".join(texts(at.text))
     at.button(key="data_import").click().run()
     assert datasets.list_imported()[0]["source"]["file"] == "shapes.zip"
 
@@ -94,7 +95,7 @@ def test_hostile_upload_shows_the_reason_and_writes_nothing(dirs):
 def test_bad_or_taken_name_disables_import(dirs, tmp_path):
     write_tree(tmp_path / "src", shape_files(4))
     at = page()
-    at.text_input(key="data_folder").set_value(str(tmp_path / "src"))
+    at.text_input(key="data_folder").set_value("src")
     at.text_input(key="data_name").set_value("mnist")
     at.run()
     assert "'mnist' is a built-in data source; choose another name." in texts(at.warning)

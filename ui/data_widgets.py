@@ -74,9 +74,10 @@ def _analyse(upload, root: Path | None, folder: str, test_fraction: float) -> An
     Streamlit stops this script at its next element call when the visitor clicks Cancel or leaves; that
     exception passes through run_limited, which kills the child on its way out.
     """
-    if st.button("Cancel", key="data_cancel"):  # True only in the rerun that this click started
+    cancel, status = st.empty(), st.empty()  # both are cleared once the analysis is over
+    if cancel.button("Cancel", key="data_cancel"):  # True only in the rerun that this click started
+        cancel.empty()
         return CANCELLED
-    status = st.empty()
     try:
         limits = Limits.from_env()
         call = ((analyse_bytes, (upload.name, upload.getvalue(), test_fraction, 0, limits)) if upload is not None
@@ -87,6 +88,7 @@ def _analyse(upload, root: Path | None, folder: str, test_fraction: float) -> An
     except DatasetError as exc:
         return str(exc)
     finally:
+        cancel.empty()
         status.empty()
 
 

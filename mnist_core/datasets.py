@@ -223,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             for row in list_imported(args.datasets_dir, args.data_dir):
                 counts = row.get("counts", {})
-                print(f"{row['name']}: " + (row.get("error") or f"{len(row['class_names'])} classes, "
+                print(printable(f"{row['name']}: " + (row.get("error") or f"{len(row['class_names'])} classes, "
                       f"{sum(counts['train'].values()):,} train, {sum(counts['test'].values()):,} test, "
-                      f"from {row['source']['file']}"))
+                      f"from {row['source']['file']}")))
         elif args.command == "remove":
             remove_dataset(args.name, args.datasets_dir, args.data_dir)
             print(f"removed {args.name}")

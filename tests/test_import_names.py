@@ -27,6 +27,15 @@ def test_cli_report_escapes_ansi_and_newlines_in_member_names(tmp_path, capsys, 
     assert list(datasets_dir.iterdir()) == []
 
 
+def test_cli_list_escapes_the_source_file_name(tmp_path, capsys):
+    source = tmp_path / "ok\x1b[2J.zip"
+    source.write_bytes(make_zip(shape_files(3)))
+    assert datasets.main(["import", str(source), "--name", "ok"]) == 0
+    capsys.readouterr()
+    assert datasets.main(["list"]) == 0
+    assert capsys.readouterr().out == "ok: 3 classes, 6 train, 3 test, from ok\\x1b[2J.zip\n"
+
+
 def test_cli_error_escapes_the_upload_name(tmp_path, capsys):
     source = tmp_path / "nothing\x1b[31m.zip"
     source.write_bytes(make_zip({"a.txt": b"text"}))

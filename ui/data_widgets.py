@@ -142,7 +142,8 @@ def _table_row(manifest: dict) -> dict:
     counts = manifest["counts"]
     return {"name": manifest["name"], "classes": len(manifest["class_names"]),
             "train": sum(counts["train"].values()), "test": sum(counts["test"].values()),
-            "source": f"{manifest['source']['kind']}: {manifest['source']['file']}", "imported": manifest["created"]}
+            "source": printable(f"{manifest['source']['kind']}: {manifest['source']['file']}"),
+            "imported": manifest["created"]}
 
 
 def models_in_and_out(runs_dir: Path, data_dir: Path) -> None:

@@ -12,18 +12,11 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from dataset_files import encode, make_zip, npz_bytes, shape_files, shape_image, write_tree
+from dataset_files import big_png, encode, make_zip, npz_bytes, shape_files, shape_image, write_tree
 from PIL import Image
 
 from mnist_core import archive, convert, datasets
 from mnist_core.archive import MB, DatasetError, Limits
-
-
-def big_png(size: int, variant: int) -> bytes:
-    """A distinct size x size PNG that deflates to almost nothing: a pixel bomb."""
-    pixels = np.zeros((size, size), dtype=np.uint8)
-    pixels[0, variant] = 255
-    return encode(pixels)
 
 
 def test_a_zip_of_huge_pngs_stops_at_the_pixel_budget(monkeypatch):

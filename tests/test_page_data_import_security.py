@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_files import encode, make_zip, shape_files, shape_image, write_tree
+from dataset_files import big_png, encode, make_zip, shape_files, shape_image, write_tree
 from streamlit.testing.v1 import AppTest
-from test_import_limits import big_png
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "data.py")
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_files import make_zip
-from test_import_limits import big_png
+from dataset_files import big_png, make_zip
 
 from mnist_core import datasets
 from mnist_core.archive import MB, DatasetError, Limits

@@ -8,7 +8,7 @@ import streamlit as st
 
 from mnist_core.datasets import DatasetError, commit, validate_name
 from ui import state
-from ui.data_widgets import analysis_for, dataset_manager, flash, models_in_and_out, show_analysis
+from ui.data_widgets import analysis_for, dataset_manager, flash, models_in_and_out, server_folder, show_analysis
 
 st.header("Data")
 flash()
@@ -17,25 +17,25 @@ st.caption("One folder per class (`cat/001.png`, …; optionally inside `train/`
            "TIFF of any size, or an .npz with `images` and `labels`. Images become 28x28 grayscale, light ink on "
            "black like MNIST: dark-on-light images are inverted.")
 upload = st.file_uploader("A .zip of class folders, or an .npz", type=["zip", "npz"], key="data_upload")
-folder = st.text_input("…or a folder on this server", key="data_folder", placeholder="/srv/data/my_digits")
+root, folder = server_folder()
 name = st.text_input("Dataset name", key="data_name", placeholder="my-digits",
                      help="1-40 lowercase letters, digits, '-' or '_'; it becomes the data source's name.")
 fraction = st.slider("Test fraction", 0.05, 0.5, 0.2, 0.05, key="data_test_fraction",
                      help="Share of each class held out for testing, unless the data has train/ and test/.")
 
-analysis = analysis_for(upload, folder, fraction)
+analysis = analysis_for(upload, root, folder, fraction)
 if analysis is not None:
     show_analysis(analysis)
     problem = None
     try:
-        validate_name(name, state.data_dir())
+        validate_name(name, data_dir=state.data_dir())
     except DatasetError as exc:
         problem = str(exc)
     if name and problem:
         st.warning(problem)
     if st.button("Import", key="data_import", type="primary", disabled=problem is not None):
         try:
-            commit(analysis, name, state.data_dir())
+            commit(analysis, name, data_dir=state.data_dir())
             st.success(f"Imported {name!r}. Train on it by choosing data source {name!r} on the Train page.")
         except (DatasetError, OSError) as exc:
             st.error(f"Nothing was imported: {exc}")

@@ -7,12 +7,13 @@ stratified split that makes one. Built by mnist_core.datasets from a source's co
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_core.archive import MB, DatasetError
+from mnist_core.archive import MB, UNPRINTABLE, DatasetError, printable
 from mnist_core.convert import Collected
 
 MAX_CLASSES = 100  # make_net's range
@@ -69,11 +70,13 @@ class Analysis:
                  f"Inverted (dark ink on a light background, made light-on-dark like MNIST): {d.inverted:,} images"]
         if self.empty_classes:
             lines.append(f"Empty classes: {', '.join(self.empty_classes)}")
+        if d.cross_class_duplicates:
+            lines.append(f"Dropped as byte-identical copies of an image in another class: {_per_class(d)}")
         lines.append(f"Skipped files: {len(d.skipped):,}")
         lines += [f"  {path}: {reason}" for path, reason in d.skipped[:skipped_lines]]
         if skipped_lines and len(d.skipped) > skipped_lines:
             lines.append(f"  … and {len(d.skipped) - skipped_lines:,} more")
-        return lines
+        return [printable(line) for line in lines]  # names come from the source: no ANSI codes or forged lines
 
     def manifest(self, name: str) -> dict:
         d = self.data
@@ -97,6 +100,28 @@ def preview(analysis: Analysis, count: int = 25) -> Preview:
     return Preview(analysis.data.images[index], titles, analysis.counts())
 
 
+def _per_class(d: Collected) -> str:
+    return ", ".join(f"{n:,} from {name}" for name, n in d.cross_class_duplicates.items())
+
+
+def normalise_class_names(names: list[str]) -> list[str]:
+    """Class names in Unicode NFC; DatasetError for a name with control characters, and for two names that
+    look alike (equal once accents are stripped and case folded: "0" and "0" plus a combining accent, "Cat"
+    and "cat"), which would be two classes nobody can tell apart."""
+    normal = [unicodedata.normalize("NFC", name) for name in names]
+    for name in normal:
+        if any(unicodedata.category(c) in UNPRINTABLE for c in name):
+            raise DatasetError(f"Class name {printable(name)!r} contains control characters; rename it.")
+    seen: dict[str, str] = {}
+    for name in normal:
+        key = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).casefold()
+        if key in seen:
+            raise DatasetError(f"Class names {printable(seen[key])!r} and {printable(name)!r} look alike (they differ "
+                               "only in accents, case or Unicode form); rename or merge one of them.")
+        seen[key] = name
+    return normal
+
+
 def check_split_args(test_fraction: float, seed: int) -> None:
     if not 0 < test_fraction < 1:
         raise DatasetError(f"The test fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
@@ -109,11 +134,16 @@ def split_collected(data: Collected, source: dict, test_fraction: float, seed: i
     if len(data.labels) == 0:
         reasons = Counter(reason.split(" (")[0] for _, reason in data.skipped).most_common(3)
         why = "; ".join(f"{n} {r}" for r, n in reasons) or "no files"
-        raise DatasetError(f"No usable images found in {source['file']} (skipped: {why}). Expected one folder per "
-                           "class, e.g. cat/001.png, holding PNG, JPEG, BMP or TIFF images.")
+        raise DatasetError(printable(f"No usable images found in {source['file']} (skipped: {why}). Expected one "
+                                     "folder per class, e.g. cat/001.png, holding PNG, JPEG, BMP or TIFF images."))
+    data.class_names = normalise_class_names(data.class_names)
     present = [data.class_names[k] for k in np.unique(data.labels)]
     if len(present) < 2:
-        raise DatasetError(f"Only one class ({present[0]}) has images; a classifier needs at least two classes.")
+        dropped = (f" {sum(data.cross_class_duplicates.values()):,} files were dropped as byte-identical copies of "
+                   f"images in another class ({_per_class(data)}); a file may be in one class only."
+                   if data.cross_class_duplicates else "")
+        raise DatasetError(printable(f"Only one class ({present[0]}) has images; a classifier needs at least two "
+                                     f"classes.{dropped}"))
     if len(data.class_names) > MAX_CLASSES:
         raise DatasetError(f"{len(data.class_names)} classes found; at most {MAX_CLASSES} are supported.")
     rng = np.random.default_rng(seed)

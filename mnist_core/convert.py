@@ -15,15 +15,25 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from mnist_core.archive import DatasetError
 from mnist_core.data import IMAGE_SIZE
 
 FORMATS = ("PNG", "JPEG", "BMP", "TIFF")  # PIL opens MPO, the JPEG variant many cameras write, as JPEG
 WIDE_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
+
+
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")  # PNG JPEG BMP TIFF
+
+
+def looks_like_image(head: bytes) -> bool:
+    """Whether a file's first bytes are those of a PNG, JPEG, BMP or TIFF: anything else is skipped unread."""
+    return head.startswith(IMAGE_MAGIC)
 
 
 class ImageSkipped(Exception):
@@ -42,12 +52,17 @@ class Collected:
     empty_classes: list[str] = field(default_factory=list)  # "name (no usable images)": folders left empty
     image_sizes: dict[str, int] = field(default_factory=dict)  # "WxH" -> how many images had that size
     inverted: int = 0  # images taken as dark-on-light and inverted
+    cross_class_duplicates: dict[str, int] = field(default_factory=dict)  # class -> its files dropped as copies
+    # of a file in another class (with their first copy, they would leave that class empty)
 
 
-def decode_image(data: bytes, max_pixels: int = 50_000_000) -> tuple[np.ndarray, tuple[int, int], bool]:
+def decode_image(data: bytes, max_pixels: int = 50_000_000,
+                 admit: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, tuple[int, int], bool]:
     """(28x28 uint8 image, original (width, height), inverted?) from PNG/JPEG/BMP/TIFF bytes.
 
     Raises ImageSkipped with a short reason for anything else, corrupt files and oversized images.
+    `admit(width, height)` is called with the size from the header, before decoding: the import's pixel
+    budget, which raises DatasetError once it is spent.
     """
     try:
         with warnings.catch_warnings():
@@ -57,12 +72,14 @@ def decode_image(data: bytes, max_pixels: int = 50_000_000) -> tuple[np.ndarray,
             size = image.size
             if size[0] * size[1] > max_pixels:
                 raise ImageSkipped(f"too large ({size[0]}x{size[1]} pixels; the limit is {max_pixels:,})")
+            if admit is not None:
+                admit(*size)
             if image.format in ("JPEG", "MPO"):  # decode at a reduced scale straight from the DCT: much faster
                 image.draft("L", (IMAGE_SIZE * 2, IMAGE_SIZE * 2))
             if image.format != "PNG":  # cameras and scanners record rotation in EXIF; PNGs practically never
                 image = ImageOps.exif_transpose(image)
             gray = to_gray(image)
-    except ImageSkipped:
+    except (ImageSkipped, DatasetError, MemoryError):  # MemoryError: the sandbox's limit, never "corrupt"
         raise
     except Image.UnidentifiedImageError as exc:
         raise ImageSkipped("not an image (or not PNG, JPEG, BMP or TIFF)") from exc
@@ -76,11 +93,12 @@ def decode_image(data: bytes, max_pixels: int = 50_000_000) -> tuple[np.ndarray,
 
 def to_gray(image: Image.Image) -> Image.Image:
     """Any PIL image -> mode "L" (8-bit grayscale)."""
-    if image.mode in WIDE_MODES:
-        values = np.asarray(image, dtype=np.float64)
+    if image.mode in WIDE_MODES:  # float32 and in place: 6 bytes a pixel at the peak, not 24
+        values = np.array(image, dtype=np.float32)  # a writable copy of its own
         low, high = float(values.min()), float(values.max())
-        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
-        return Image.fromarray(np.round(scaled).astype(np.uint8))
+        values -= low
+        values *= 255.0 / (high - low) if high > low else 0.0
+        return Image.fromarray(np.round(values, out=values).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("L")

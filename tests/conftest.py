@@ -9,6 +9,7 @@ Fixtures (use them instead of loading data again; the session-scoped ones are lo
     mnist_subset       Dataset: the first 2,000 training and 500 test real digits (own copies)
     mnist_sample       Dataset: the offline `mnist-sample` source (4,000/1,000)
     runs_dir           an empty temp runs folder, also exported as MNIST_RUNS_DIR
+    datasets_dir       (autouse) an empty temp folder for imported datasets, exported as MNIST_DATASETS_DIR
     make_idx_dir       factory: a temp data dir with MNIST/raw/ holding the first n train/test real digits
 
 To craft IDX files yourself: `from idxfiles import idx_bytes, write_idx_subset` (tests/idxfiles.py).
@@ -75,6 +76,15 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "runs"
     path.mkdir()
     monkeypatch.setenv("MNIST_RUNS_DIR", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def datasets_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Every test imports into a folder of its own, never into ./datasets (outside its tmp_path, so tests
+    that list their tmp_path see only their own files)."""
+    path = tmp_path_factory.mktemp("imported-datasets")
+    monkeypatch.setenv("MNIST_DATASETS_DIR", str(path))
     return path
 
 

@@ -48,6 +48,13 @@ def encode(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
     return buffer.getvalue()
 
 
+def big_png(size: int, variant: int) -> bytes:
+    """A distinct size x size PNG that deflates to almost nothing: a pixel bomb."""
+    pixels = np.zeros((size, size), dtype=np.uint8)
+    pixels[0, variant] = 255
+    return encode(pixels)
+
+
 def make_zip(files: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression) as archive:

@@ -234,20 +234,20 @@ def test_train_folder_without_test_folder_is_refused():
 def test_bad_and_builtin_names_are_refused(data_dir, name, match):
     analysis = datasets.analyse_bytes("x.zip", shape_zip(3))
     with pytest.raises(DatasetError, match=match):
-        datasets.commit(analysis, name, data_dir)
+        datasets.commit(analysis, name)
     assert files_under(data_dir) == []
 
 
-def test_duplicate_name_is_refused_and_keeps_the_first(data_dir):
-    first = datasets.commit(datasets.analyse_bytes("x.zip", shape_zip(3)), "shapes", data_dir)
+def test_duplicate_name_is_refused_and_keeps_the_first(datasets_dir):
+    first = datasets.commit(datasets.analyse_bytes("x.zip", shape_zip(3)), "shapes")
     before = (first / "data.npz").read_bytes()
     with pytest.raises(DatasetError, match="already exists"):
-        datasets.commit(datasets.analyse_bytes("y.zip", shape_zip(4)), "shapes", data_dir)
+        datasets.commit(datasets.analyse_bytes("y.zip", shape_zip(4)), "shapes")
     assert (first / "data.npz").read_bytes() == before
-    assert files_under(data_dir / "datasets") == ["shapes", "shapes/data.npz", "shapes/manifest.json"]
+    assert files_under(datasets_dir) == ["shapes", "shapes/data.npz", "shapes/manifest.json"]
 
 
-def test_a_failed_commit_leaves_nothing_behind(data_dir, monkeypatch):
+def test_a_failed_commit_leaves_nothing_behind(data_dir, datasets_dir, monkeypatch):
     analysis = datasets.analyse_bytes("x.zip", shape_zip(3))
 
     def full_disk(*args, **kwargs):
@@ -255,8 +255,8 @@ def test_a_failed_commit_leaves_nothing_behind(data_dir, monkeypatch):
 
     monkeypatch.setattr(datasets.np, "savez", full_disk)
     with pytest.raises(OSError):
-        datasets.commit(analysis, "shapes", data_dir)
-    assert files_under(data_dir / "datasets") == []
+        datasets.commit(analysis, "shapes")
+    assert files_under(datasets_dir) == []
     assert "shapes" not in list_data_sources(data_dir)
 
 
@@ -290,5 +290,5 @@ def test_removing_something_that_is_not_an_imported_dataset_is_refused(data_dir)
     (data_dir / "MNIST").mkdir()
     for name in ("../data", "MNIST", "mnist", "nothing-here"):
         with pytest.raises(DatasetError, match="No imported dataset named"):
-            datasets.remove_dataset(name, data_dir)
+            datasets.remove_dataset(name, data_dir=data_dir)
     assert (data_dir / "MNIST").is_dir()

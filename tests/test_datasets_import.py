@@ -184,7 +184,7 @@ def test_server_folder_import_matches_the_zip_import(tmp_path):
     from_zip = datasets.analyse_bytes("x.zip", shape_zip(5))
     assert from_folder.source["kind"] == "folder"
     assert from_folder.data.skipped == [("bar/link.png", "symbolic link (not followed)"),
-                                        ("dash/pipe.png", "not a regular file")]
+                                        ("dash/pipe.png", "not a regular file (never opened)")]
     assert np.array_equal(from_folder.arrays()["train_images"], from_zip.arrays()["train_images"])
     assert datasets.analyse_path(tmp_path / "src").source["sha256"] == from_folder.source["sha256"]
 
@@ -202,7 +202,7 @@ def test_real_mnist_digits_survive_the_png_round_trip_exactly():
 
 def test_commit_stores_the_documented_format_and_becomes_a_data_source(tmp_path):
     analysis = datasets.analyse_bytes("shapes.zip", shape_zip(5))
-    folder = datasets.commit(analysis, "shapes", tmp_path)
+    folder = datasets.commit(analysis, "shapes", tmp_path / "datasets")
     assert sorted(p.name for p in (tmp_path / "datasets").iterdir()) == ["shapes"]  # no staging left behind
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["name"] == "shapes" and manifest["class_names"] == ["bar", "box", "dash"]
@@ -226,13 +226,13 @@ def test_preview_gives_the_first_25_training_images_with_their_labels():
     assert shown.counts == analysis.counts()
 
 
-def test_list_and_remove(tmp_path):
-    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(3)), "first", tmp_path)
-    datasets.commit(datasets.analyse_bytes("b.zip", shape_zip(4)), "second", tmp_path)
-    assert [m["name"] for m in datasets.list_imported(tmp_path)] == ["first", "second"]
-    datasets.remove_dataset("first", tmp_path)
-    assert [m["name"] for m in datasets.list_imported(tmp_path)] == ["second"]
-    assert sorted(p.name for p in (tmp_path / "datasets").iterdir()) == ["second"]
+def test_list_and_remove(datasets_dir):
+    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(3)), "first")
+    datasets.commit(datasets.analyse_bytes("b.zip", shape_zip(4)), "second")
+    assert [m["name"] for m in datasets.list_imported()] == ["first", "second"]
+    datasets.remove_dataset("first")
+    assert [m["name"] for m in datasets.list_imported()] == ["second"]
+    assert sorted(p.name for p in datasets_dir.iterdir()) == ["second"]
 
 
 def test_cli_import_list_remove(tmp_path, capsys):

@@ -15,7 +15,7 @@ from mnist_core.train import main as train_main
 
 def test_imported_zip_trains_and_its_class_names_reach_the_checkpoint(tmp_path):
     data_dir, runs_dir = tmp_path / "data", tmp_path / "runs"
-    datasets.commit(datasets.analyse_bytes("shapes.zip", shape_zip(10)), "shapes", data_dir)
+    datasets.commit(datasets.analyse_bytes("shapes.zip", shape_zip(10)), "shapes")
     config = TrainConfig(data="shapes", epochs=1, batch_size=8, device="cpu")
     run_dir = runs.create_run(runs_dir, config)
     status = run_training(config, run_dir, data_dir)
@@ -30,7 +30,7 @@ def test_imported_zip_trains_and_its_class_names_reach_the_checkpoint(tmp_path):
 
 def test_training_cli_accepts_an_imported_data_source(tmp_path, capsys):
     data_dir, runs_dir = tmp_path / "data", tmp_path / "runs"
-    datasets.commit(datasets.analyse_bytes("shapes.zip", shape_zip(4)), "shapes", data_dir)
+    datasets.commit(datasets.analyse_bytes("shapes.zip", shape_zip(4)), "shapes")
     code = train_main(["--data", "shapes", "--epochs", "1", "--batch-size", "4", "--device", "cpu",
                        "--data-dir", str(data_dir), "--runs-dir", str(runs_dir)])
     assert code == 0

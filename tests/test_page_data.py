@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core import datasets, runs, transfer
 from mnist_core.config import TrainConfig
+from mnist_core.data import default_datasets_dir
 from mnist_core.launch import checkpoint_meta
 from mnist_core.model import make_net
 
@@ -25,6 +26,7 @@ def dirs(tmp_path, monkeypatch):
     data_dir, runs_dir = tmp_path / "data", tmp_path / "runs"
     monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(runs_dir))
+    monkeypatch.setenv("MNIST_IMPORT_ROOTS", str(tmp_path))  # the folder tests pick "src" inside
     return data_dir, runs_dir
 
 
@@ -42,7 +44,7 @@ def texts(elements) -> list[str]:
 def test_server_folder_preview_report_and_import(dirs, tmp_path):
     write_tree(tmp_path / "src", shape_files(10) | {"bar/notes.txt": b"hello"})
     at = page()
-    at.text_input(key="data_folder").set_value(str(tmp_path / "src"))
+    at.text_input(key="data_folder").set_value("src")
     at.text_input(key="data_name").set_value("shapes")
     at.run()
     assert not at.exception and not at.error
@@ -50,19 +52,19 @@ def test_server_folder_preview_report_and_import(dirs, tmp_path):
     assert grid.captions == ["First training images, as the model will see them"]
     counts = at.dataframe[0].value
     assert counts.to_dict() == {"train": {"bar": 8, "box": 8, "dash": 8}, "test": {"bar": 2, "box": 2, "dash": 2}}
-    report = " ".join(texts(at.markdown))
+    report = " ".join(texts(at.text))
     assert "Images: 30 in 3 classes: 24 train, 6 test" in report and "Skipped files: 1" in report
     at.button(key="data_import").click().run()
     assert not at.exception
     assert texts(at.success) == ["Imported 'shapes'. Train on it by choosing data source 'shapes' on the Train page."]
-    assert (dirs[0] / "datasets" / "shapes" / "data.npz").is_file()
+    assert (default_datasets_dir() / "shapes" / "data.npz").is_file()
     assert at.dataframe[-1].value["name"].tolist() == ["shapes"]
 
 
 def test_test_fraction_slider_changes_the_split(dirs, tmp_path):
     write_tree(tmp_path / "src", shape_files(10))
     at = page()
-    at.text_input(key="data_folder").set_value(str(tmp_path / "src"))
+    at.text_input(key="data_folder").set_value("src")
     at.slider(key="data_test_fraction").set_value(0.5)
     at.run()
     assert at.dataframe[0].value["test"].tolist() == [5, 5, 5]
@@ -74,9 +76,9 @@ def test_uploaded_zip_is_analysed_and_imported(dirs):
     at.text_input(key="data_name").set_value("uploaded")
     at.run()
     assert not at.exception and not at.error
-    assert "Source: zip shapes.zip" in " ".join(texts(at.markdown))
+    assert "Source: zip shapes.zip" in " ".join(texts(at.text))
     at.button(key="data_import").click().run()
-    assert datasets.list_imported(dirs[0])[0]["source"]["file"] == "shapes.zip"
+    assert datasets.list_imported()[0]["source"]["file"] == "shapes.zip"
 
 
 def test_hostile_upload_shows_the_reason_and_writes_nothing(dirs):
@@ -93,7 +95,7 @@ def test_hostile_upload_shows_the_reason_and_writes_nothing(dirs):
 def test_bad_or_taken_name_disables_import(dirs, tmp_path):
     write_tree(tmp_path / "src", shape_files(4))
     at = page()
-    at.text_input(key="data_folder").set_value(str(tmp_path / "src"))
+    at.text_input(key="data_folder").set_value("src")
     at.text_input(key="data_name").set_value("mnist")
     at.run()
     assert "'mnist' is a built-in data source; choose another name." in texts(at.warning)
@@ -101,15 +103,15 @@ def test_bad_or_taken_name_disables_import(dirs, tmp_path):
 
 
 def test_remove_asks_for_confirmation(dirs):
-    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(3)), "doomed", dirs[0])
+    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(3)), "doomed")
     at = page()
     at.selectbox(key="data_remove_choice").set_value("doomed").run()
     assert at.button(key="data_remove").disabled
-    assert datasets.list_imported(dirs[0])  # choosing alone removes nothing
+    assert datasets.list_imported()  # choosing alone removes nothing
     at.checkbox(key="data_remove_confirm").check().run()
     at.button(key="data_remove").click().run()
     assert not at.exception
-    assert datasets.list_imported(dirs[0]) == []
+    assert datasets.list_imported() == []
     assert texts(at.success) == ["Removed dataset 'doomed'."]
 
 
@@ -127,7 +129,7 @@ def finished_run(runs_dir: Path, data: str, class_names: list[str]) -> Path:
 
 def test_models_in_and_out(dirs):
     data_dir, runs_dir = dirs
-    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(5)), "shapes", data_dir)
+    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(5)), "shapes")
     run_dir = finished_run(runs_dir, "shapes", ["bar", "box", "dash"])
     at = page()
     assert at.selectbox(key="model_run").value == run_dir.name

@@ -25,7 +25,7 @@ from mnist_core.runs import RunStoreError
 def trained(tmp_path_factory):
     """(data dir, finished run dir) of one short run on an imported 3-class dataset."""
     root = tmp_path_factory.mktemp("trained")
-    datasets.commit(datasets.analyse_bytes("shapes.zip", shape_zip(8)), "shapes", root / "data")
+    datasets.commit(datasets.analyse_bytes("shapes.zip", shape_zip(8)), "shapes", root / "data" / "datasets")
     config = TrainConfig(data="shapes", epochs=1, batch_size=8, device="cpu")
     run_dir = runs.create_run(root / "runs", config)
     assert run_training(config, run_dir, root / "data")["status"] == "finished"
@@ -107,7 +107,8 @@ def test_another_architecture_is_refused(trained, tmp_path):
 def test_a_model_whose_classes_differ_from_its_dataset_is_refused(trained, tmp_path):
     data = transfer.export_model(trained[1])
     here = tmp_path / "data"  # here, "shapes" is a different, 2-class dataset
-    datasets.commit(datasets.analyse_bytes("s.zip", make_zip(shape_files(4, kinds=("bar", "dash")))), "shapes", here)
+    two_classes = datasets.analyse_bytes("s.zip", make_zip(shape_files(4, kinds=("bar", "dash"))))
+    datasets.commit(two_classes, "shapes", here / "datasets")  # the data dir's own (old-place) datasets
     refuse(data, here, tmp_path / "r", r"has 3 classes \(bar, box, dash\) but data source 'shapes' here has 2")
 
 

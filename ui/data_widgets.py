@@ -1,4 +1,5 @@
-"""The Data page's sections: analyse a source (kept per session), show its preview and validation report,
+"""The Data page's sections: pick a server folder inside an allowed root, analyse a source in a limited child
+process (kept per session), show its preview and validation report,
 the imported-datasets table with a confirmed remove, and models in and out. Errors become st.error.
 """
 from __future__ import annotations
@@ -10,58 +11,101 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from mnist_core.archive import printable
 from mnist_core.checkpoint import max_checkpoint_bytes
 from mnist_core.datasets import (
     Analysis,
     DatasetError,
+    Limits,
     analyse_bytes,
     analyse_path,
+    import_roots,
     list_imported,
     preview,
     remove_dataset,
 )
 from mnist_core.runs import RunStoreError
+from mnist_core.sandbox import run_limited
 from mnist_core.transfer import export_file_name, export_model, import_model
 from ui import state
 from ui.grid import render_grid
 
 ANALYSIS_KEY = "data_analysis"  # session_state: (what was analysed, Analysis or the error message)
 FLASH_KEY = "data_flash"  # session_state: a success message to show after a rerun
+CANCELLED = "Cancelled: nothing was imported. Change the file, folder or test fraction to analyse again."
 
 
-def analysis_for(upload, folder: str, test_fraction: float) -> Analysis | None:
-    """The analysis of the uploaded file, else of the server folder; computed once per source and fraction."""
+def server_folder() -> tuple[Path | None, str]:
+    """(allowed root, path typed inside it): the server-folder picker, shown only when MNIST_IMPORT_ROOTS
+    allows folders. A visitor never types a server path: only a path inside a root, named by its last part."""
+    roots = import_roots()
+    if not roots:
+        st.caption("Importing from a folder on this server is off; the server's administrator can allow "
+                   "folders with the MNIST_IMPORT_ROOTS setting.")
+        return None, ""
+    names = [f"{root.name} ({i + 1})" if [r.name for r in roots].count(root.name) > 1 else root.name
+             for i, root in enumerate(roots)]
+    left, right = st.columns([1, 2])
+    chosen = left.selectbox("…or a folder on this server, in", range(len(roots)), format_func=names.__getitem__,
+                            key="data_root")
+    folder = right.text_input("Folder (or .zip/.npz) inside it", key="data_folder", placeholder="my_digits")
+    return roots[chosen], folder.strip()
+
+
+def analysis_for(upload, root: Path | None, folder: str, test_fraction: float) -> Analysis | None:
+    """The analysis of the uploaded file, else of the folder inside `root`; computed once per source and
+    fraction, in a limited child process that a Cancel button (or leaving the page) stops."""
     if upload is not None:
         source = ("upload", upload.file_id, test_fraction)
-    elif folder.strip():
-        source = ("folder", folder.strip(), test_fraction)
+    elif root is not None and folder:
+        source = ("folder", str(root), folder, test_fraction)
     else:
         return None
     cached = st.session_state.get(ANALYSIS_KEY)
     if cached is None or cached[0] != source:
-        try:
-            with st.spinner("Reading and checking every file…"):
-                result = (analyse_bytes(upload.name, upload.getvalue(), test_fraction) if upload is not None
-                          else analyse_path(source[1], test_fraction))
-        except DatasetError as exc:
-            result = str(exc)
-        st.session_state[ANALYSIS_KEY] = cached = (source, result)
+        st.session_state[ANALYSIS_KEY] = cached = (source, _analyse(upload, root, folder, test_fraction))
     if isinstance(cached[1], str):
         st.error(cached[1])
         return None
     return cached[1]
 
 
+def _analyse(upload, root: Path | None, folder: str, test_fraction: float) -> Analysis | str:
+    """Run the analysis in the sandbox, showing the time and a Cancel button; the error message if it fails.
+
+    Streamlit stops this script at its next element call when the visitor clicks Cancel or leaves; that
+    exception passes through run_limited, which kills the child on its way out.
+    """
+    cancel, status = st.empty(), st.empty()  # both are cleared once the analysis is over
+    if cancel.button("Cancel", key="data_cancel"):  # True only in the rerun that this click started
+        cancel.empty()
+        return CANCELLED
+    try:
+        limits = Limits.from_env()
+        call = ((analyse_bytes, (upload.name, upload.getvalue(), test_fraction, 0, limits)) if upload is not None
+                else (analyse_path, (folder, test_fraction, 0, limits, root)))
+        with st.spinner("Reading and checking every file…"):
+            return run_limited(*call, limits, on_wait=lambda elapsed: status.caption(
+                f"{elapsed:.0f} s so far (stopped after {limits.cpu_seconds:,} s of CPU time)"))
+    except DatasetError as exc:
+        return str(exc)
+    finally:
+        cancel.empty()
+        status.empty()
+
+
 def show_analysis(analysis: Analysis) -> None:
-    """The 5x5 preview grid, the class counts and the validation report."""
+    """The 5x5 preview grid, the class counts and the validation report (plain text: names come from the
+    visitor's files and are never rendered as Markdown)."""
     shown = preview(analysis)
     left, right = st.columns([3, 2])
     left.image(render_grid(shown.images, shown.titles), caption="First training images, as the model will see them")
     right.dataframe(pd.DataFrame(shown.counts).rename_axis("class"), width="stretch")
-    st.markdown("\n".join(f"- {line}" for line in analysis.report(skipped_lines=0)))
+    st.text("\n".join(analysis.report(skipped_lines=0)))
     if analysis.data.skipped:
         with st.expander(f"Skipped files ({len(analysis.data.skipped):,})"):
-            st.dataframe(pd.DataFrame(analysis.data.skipped, columns=["file", "reason"]), hide_index=True)
+            rows = [(printable(path), printable(reason)) for path, reason in analysis.data.skipped]
+            st.dataframe(pd.DataFrame(rows, columns=["file", "reason"]), hide_index=True)
 
 
 def flash() -> None:
@@ -71,7 +115,7 @@ def flash() -> None:
 
 def dataset_manager(data_dir: Path) -> None:
     """The imported datasets, and removing one after an explicit confirmation."""
-    rows = list_imported(data_dir)
+    rows = list_imported(data_dir=data_dir)
     if not rows:
         st.caption("No imported datasets yet.")
         return
@@ -84,7 +128,7 @@ def dataset_manager(data_dir: Path) -> None:
                        "without it)", key="data_remove_confirm")
     if st.button("Remove", key="data_remove", disabled=not sure):
         try:
-            remove_dataset(choice, data_dir)
+            remove_dataset(choice, data_dir=data_dir)
         except (DatasetError, OSError) as exc:
             st.error(f"Could not remove {choice!r}: {exc}")
             return
@@ -100,7 +144,8 @@ def _table_row(manifest: dict) -> dict:
     counts = manifest["counts"]
     return {"name": manifest["name"], "classes": len(manifest["class_names"]),
             "train": sum(counts["train"].values()), "test": sum(counts["test"].values()),
-            "source": f"{manifest['source']['kind']}: {manifest['source']['file']}", "imported": manifest["created"]}
+            "source": printable(f"{manifest['source']['kind']}: {manifest['source']['file']}"),
+            "imported": manifest["created"]}
 
 
 def models_in_and_out(runs_dir: Path, data_dir: Path) -> None:

@@ -33,7 +33,7 @@ SHAPES = ["bar", "box", "dash"]
 def lab(tmp_path, monkeypatch):
     """(data dir with the 3-class 'shapes' dataset, runs dir), with the app pointed at them."""
     data_dir, runs_dir = tmp_path / "data", tmp_path / "runs"
-    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(5)), "shapes", data_dir)
+    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(5)), "shapes", data_dir / "datasets")  # the old place, still found
     monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(runs_dir))
     return data_dir, runs_dir
@@ -112,7 +112,7 @@ def test_non_finite_weights_are_refused(lab):
 def test_a_data_source_that_is_a_path_is_refused_everywhere(lab, tmp_path):
     data_dir, runs_dir = lab
     elsewhere = tmp_path / "elsewhere"  # a real dataset outside the data dir
-    datasets.commit(datasets.analyse_bytes("b.zip", shape_zip(5)), "x", elsewhere)
+    datasets.commit(datasets.analyse_bytes("b.zip", shape_zip(5)), "x", elsewhere / "datasets")
     escape = "../../elsewhere/datasets/x"  # from <data dir>/datasets/
     assert (data_dir / "datasets" / escape / "manifest.json").is_file()
     meta, state = good_checkpoint(shapes_config(), SHAPES)

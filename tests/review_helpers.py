@@ -28,5 +28,6 @@ def make_fake_run(runs_dir: Path, probs: np.ndarray, labels: np.ndarray, class_n
 
 
 def unescaped(markdown: str) -> str:
-    """What a Markdown string escaped by ui.text.md_escape shows: its backslash escapes removed."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """What a Markdown string escaped by ui.text.md_escape shows: its backslash escapes (and the invisible word
+    joiners that keep URLs from becoming links) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")

@@ -51,6 +51,9 @@ def test_md_escape_leaves_no_markup():
         assert not_markup(escaped) and "\n" not in escaped
         assert unescaped(escaped) == text.replace("\n", " ")
     assert md_escape("20261201-223805-fe61 mnist-sample") == "20261201-223805-fe61 mnist-sample"
+    # GitHub autolinks are found after escapes are resolved: what is left must not look like a URL or email
+    resolved = re.sub(r"\\(.)", r"\1", md_escape("see HTTP://a.b/c, www.d.org or e@f.com"))
+    assert re.search(r"(?i)https?://|www\.|\w@", resolved) is None
 
 
 def app(**params) -> AppTest:

@@ -39,9 +39,10 @@ def test_predictions_pages_and_filters_to_wrong(page, review_app, outcomes):
 
     page.get_by_test_id("stRadioOption").filter(has_text="wrong").click()
     expect(caption).to_contain_text(f"{len(wrong):,} of {n:,} test images match")
-    first = page_of(wrong, 1)[0]  # the page number is kept (clamped to the last page)
+    first = wrong[0]  # a new filter starts at its first page
     expect(inspect).to_have_value(re.compile(rf"^#{first}: true {labels[first]}, pred. {predicted[first]} "))
-    assert "outcome=wrong" in page.url
+    expect(page.get_by_test_id("stNumberInput").filter(has_text="Page").locator("input")).to_have_value("1")
+    assert "outcome=wrong" in page.url and "page=1" in page.url
 
 
 def test_probabilities_threshold_slider_changes_the_count(page, review_app, outcomes):

@@ -97,17 +97,18 @@ def grid_figure(png: bytes, hover: list[str], cols: int = 5, scale: int = 4, non
     xs, ys = image_centres(len(hover), cols, scale)
     source = "data:image/png;base64," + base64.b64encode(png).decode()
     axis = dict(visible=False, fixedrange=True)
-    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="markers", hovertext=chart_texts(hover), hoverinfo="text",
-                               marker=dict(size=28 * scale, symbol="square", opacity=0),
-                               selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))))
-    fig.update_layout(
+    trace = dict(type="scatter", x=xs, y=ys, mode="markers", hovertext=chart_texts(hover), hoverinfo="text",
+                 marker=dict(size=28 * scale, symbol="square", opacity=0),
+                 selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)))
+    layout = dict(
         images=[dict(source=source, xref="x", yref="y", x=0, y=0, sizex=width, sizey=height, sizing="stretch",
                      layer="below")],
         xaxis=dict(axis, range=[0, width]), yaxis=dict(axis, range=[height, 0], scaleanchor="x"),
         width=shown_width, height=round(shown_width * height / width), margin=dict(l=0, r=0, t=0, b=0),
-        hovermode="closest", hoverdistance=-1,
-        clickmode="event+select", dragmode=False, plot_bgcolor="white", meta=nonce)
-    return fig
+        hovermode="closest", hoverdistance=-1, clickmode="event+select", dragmode=False, plot_bgcolor="white",
+        meta=nonce)
+    # Built from plain dicts in one go: validating the same figure through update_layout took 30-50 ms a rerun.
+    return go.Figure(data=[trace], layout=layout)
 
 
 def clickable_grid(png: bytes, indices: list[int], hover: list[str], key: str,

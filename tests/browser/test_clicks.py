@@ -16,19 +16,12 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core import runs
 from mnist_core.browse import below_threshold, filter_images
 from mnist_core.predict import evaluate
 from tests.browser.harness import AppServer, open_page, wait_idle
 from ui.grid import grid_size, image_centres
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def outcomes(trained_run):
-    probs, labels = (t.numpy() for t in runs.load_probs(trained_run.path))
-    return probs, labels
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core import runs
 from mnist_core.browse import below_threshold, filter_images, page_of
 from tests.browser.harness import open_page
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def outcomes(trained_run):
-    probs, labels = (t.numpy() for t in runs.load_probs(trained_run.path))
-    return probs, labels
 
 
 def test_predictions_pages_and_filters_to_wrong(page, review_app, outcomes):

@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 from ui.reviewer import reviewer_sidebar
-from ui.state import RUN_KEY, finished_runs, run_label, selected_run
+from ui.state import RUN_KEY, finished_runs, missing_run_notice, run_label, selected_run
 
 # The server only predicts small batches (a drawing, an uploaded model's test set); training runs in worker
 # processes. One thread avoids waking a second one per tiny call (measured 25-150 ms vs 2-4 ms when busy).
@@ -25,6 +25,10 @@ PAGES = [
 ]
 page = st.navigation(PAGES)
 
+notice = missing_run_notice(selected_run())
+if notice:  # said at the top of the page, not swapped silently
+    st.warning(notice, icon=":material/link_off:")
+
 with st.sidebar:
     st.title("MNIST Lab")
     finished = finished_runs()
@@ -32,6 +36,8 @@ with st.sidebar:
         ids = [r.run_id for r in finished]
         labels = {r.run_id: run_label(r) for r in finished}
         current = selected_run()
+        if st.session_state.get("sidebar_run") not in ids:  # e.g. that run was deleted: start from `current`
+            st.session_state.pop("sidebar_run", None)
         choice = st.selectbox("Model (run)", ids, index=ids.index(current.run_id), format_func=labels.get,
                               key="sidebar_run", help="The trained run the other pages show; newest first.")
         st.session_state[RUN_KEY] = choice

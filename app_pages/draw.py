@@ -14,6 +14,7 @@ from mnist_core.draw import DrawingError, predict_drawing
 from ui.charts import probability_bars
 from ui.grid import enlarge
 from ui.state import require_model
+from ui.text import md_escape
 
 CANVAS_PX = 280  # 10x MNIST's 28 px: room for a finger, and the same shape
 PREVIEW_PX = 168  # the 28x28 input shown 6x, pixels kept sharp
@@ -33,8 +34,9 @@ def clear_canvas() -> None:
 st.header("Draw a digit")
 info, model, meta = require_model()
 class_names = list(meta["class_names"])
-st.caption(f"Model: run {info.run_id} · trained on {meta.get('data')} · {len(class_names)} classes. "
-           "Draw in the black square; the prediction updates each time you lift the pen.")
+st.caption(f"Model: run {md_escape(info.run_id)} · trained on {md_escape(meta.get('data'))} · {len(class_names)} "
+           "classes. Draw in the black square; the prediction updates each time you lift the pen.")
+st.space("medium")  # the canvas's toolbar shows 2.65rem above the canvas on hover: keep it off the caption
 
 draw_col, result_col = st.columns(2, gap="large")
 with draw_col:
@@ -56,7 +58,7 @@ with result_col:
     if result is None:
         st.info("Draw a digit in the black square.")
     else:
-        st.metric("Prediction", class_names[result.predicted], f"p = {result.confidence:.1%}",
+        st.metric("Prediction", md_escape(class_names[result.predicted]), f"p = {result.confidence:.1%}",
                   delta_color="off", delta_arrow="off")
         st.plotly_chart(probability_bars(result.probs, class_names, highlight=result.predicted), key="draw_probs")
         st.image(enlarge(result.image, PREVIEW_PX), width=PREVIEW_PX,

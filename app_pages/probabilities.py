@@ -8,8 +8,9 @@ import streamlit as st
 
 from mnist_core.browse import below_threshold, page_count, page_of, threshold_table
 from ui.charts import histogram_grid, move_threshold, probability_histogram
-from ui.grid import GREEN, RED, grid_png
+from ui.grid import GREEN, RED, clickable_grid, clicked_image, grid_png, image_dialog
 from ui.state import require_run_view
+from ui.text import md_escape
 from ui.url import publish, restore
 
 view = require_run_view()
@@ -18,10 +19,17 @@ names = view.class_names
 restore("prob_class", "class", options=names)
 restore("prob_threshold", "threshold", lambda v: min(1.0, max(0.0, round(float(v), 2))))
 st.session_state.setdefault("prob_threshold", 0.5)
+
+
+def _first_page() -> None:  # another class or threshold: the images under it from their first page
+    st.session_state["prob_page"] = 1
+
+
 st.header("Probabilities")
 left, right = st.columns([1, 3])
-name = left.selectbox("True class k", names, key="prob_class")
-threshold = right.slider("Threshold on p(k | image)", 0.0, 1.0, step=0.01, key="prob_threshold")
+name = left.selectbox("True class k", names, key="prob_class", on_change=_first_page)
+threshold = right.slider("Threshold on p(k | image)", 0.0, 1.0, step=0.01, key="prob_threshold",
+                         on_change=_first_page)
 k = names.index(name)
 publish(**{"class": name, "threshold": f"{threshold:.2f}"})
 
@@ -35,18 +43,28 @@ if st.session_state.get("prob_figure_key") != figure_key:
 st.plotly_chart(move_threshold(st.session_state["prob_figure"], threshold), key="prob_histogram")
 under = below_threshold(view.labels, view.probs, k, threshold)
 wrong = int((view.predicted[under] != k).sum())
-st.metric(f"True {name}s under the threshold", f"{len(under)}", f"{wrong} of them misclassified",
+shown_name = md_escape(name)  # class names of an imported dataset are user data: no Markdown
+st.metric(f"True {shown_name}s under the threshold", f"{len(under)}", f"{wrong} of them misclassified",
           delta_color="off", delta_arrow="off")  # a count, not a change: no arrow
 if len(under):
     pages = page_count(len(under))
+    if st.session_state.get("prob_page", 1) > pages:  # e.g. another run selected: keep the widget in range
+        st.session_state["prob_page"] = pages
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="prob_page") if pages > 1 else 1
     shown = page_of(under, page - 1)
     titles = [f"pred. {names[view.predicted[i]]}, p={view.probs[i, k]:.2f}" for i in shown]
     colors = [GREEN if view.predicted[i] == k else RED for i in shown]
-    st.image(grid_png(view.images[shown], titles, colors),
-             caption="lowest p(k | image) first · red: misclassified")
+    clickable_grid(grid_png(view.images[shown], titles, colors), shown.tolist(),
+                   [f"#{i}: true {names[view.labels[i]]}, {t}" for i, t in zip(shown, titles, strict=True)],
+                   key="prob_grid")
+    st.caption("lowest p(k | image) first · red: misclassified · click an image to see it large")
+    opened = clicked_image("prob_grid")
+    if opened is not None:
+        image_dialog(view.images[opened], f"Test image #{opened}: true {names[view.labels[opened]]}, predicted "
+                     f"{names[view.predicted[opened]]}, p({name}) = {view.probs[opened, k]:.3f}", view.probs[opened],
+                     names, k)
 else:
-    st.info(f"No true {name} has p({name} | image) below {threshold:.2f}.")
+    st.info(f"No true {shown_name} has p({shown_name} | image) below {threshold:.2f}.")
 
 st.subheader("All classes")
 table = pd.DataFrame(threshold_table(view.labels, view.probs, threshold))

@@ -30,7 +30,8 @@ from ui.review import (
     write_view_to_url,
 )
 from ui.reviewer import current_reviewer
-from ui.state import require_run_view
+from ui.state import finished_runs, require_run_view
+from ui.text import md_escape
 
 SHORTCUTS = {"label_wrong": "W", "ambiguous": "A", "model_wrong": "M", "fine": "F"}
 
@@ -43,15 +44,17 @@ try:
     store = open_store(db_url)
     history = store.history(run_id)
 except ReviewStoreError as exc:
-    st.error(f"{exc}. Set MNIST_REVIEW_DB (or review_db in .streamlit/secrets.toml) to a reachable database.")
+    st.error(f"{md_escape(exc)}. Set MNIST_REVIEW_DB (or review_db in .streamlit/secrets.toml) to a reachable "
+             "database.")
     st.stop()
 latest = latest_by_image(history)
 s = find_suspects(view.probs, view.labels)
-st.caption(f"Run {run_id} · {dataset} · verdicts stored in {shown_url(db_url)} · reviewing as "
-           f"{reviewer or '— enter your name in the sidebar'}")
+# Names, notes, class and dataset names are typed by visitors: every one goes through md_escape or st.text.
+st.caption(f"Run {md_escape(run_id)} · {md_escape(dataset)} · verdicts stored in {md_escape(shown_url(db_url))} · "
+           f"reviewing as {md_escape(reviewer) if reviewer else '— enter your name in the sidebar'}")
 
 for problem in seed_filters_from_url(len(names)):
-    st.warning(problem)
+    st.warning(md_escape(problem))
 f1, f2, f3, f4 = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
 f1.selectbox("Given label", [None, *range(len(names))], key="review_class",
              format_func=lambda k: "All classes" if k is None else names[k])
@@ -72,7 +75,7 @@ st.caption("Likely label issues per class: p(given label) below the class thresh
 
 message = st.session_state.pop("review_message", None)
 if message:
-    (st.error if message[0] == "error" else st.toast)(message[1])
+    (st.error if message[0] == "error" else st.toast)(md_escape(message[1]))
 
 if st.session_state.get("review_for_run") != run_id:  # the page's first run (the link's image), or a new run
     first = "review_for_run" not in st.session_state
@@ -80,7 +83,8 @@ if st.session_state.get("review_for_run") != run_id:  # the page's first run (th
     st.session_state[IMAGE_KEY] = url_image() if first else None
     raw = st.query_params.get(IMAGE_PARAM) if first else None
     if raw is not None and (st.session_state[IMAGE_KEY] is None or st.session_state[IMAGE_KEY] not in queue):
-        st.warning(f"Image {raw!r} from the link is not in this queue; showing the first unreviewed one.")
+        st.warning(f"Image {md_escape(repr(raw[:40]))} from the link is not in this queue; showing the first "
+                   "unreviewed one.")
 image = st.session_state[IMAGE_KEY]
 if image is None or image not in queue:
     image = next_unreviewed(queue, judged)
@@ -90,7 +94,14 @@ write_view_to_url(image)
 
 
 def record(verdict: str, image: int) -> None:
-    """Button callback: save the verdict, clear the note, go to the next unreviewed image of the queue."""
+    """Button callback: save the verdict, clear the note, go to the next unreviewed image of the queue.
+
+    It runs before the page does, with the run the page showed: if that run was deleted since, nothing is
+    saved (the verdict would belong to no run), and the page then says which run it shows instead."""
+    if run_id not in {r.run_id for r in finished_runs()}:
+        st.session_state["review_message"] = ("error", f"Verdict not saved: run {run_id} no longer exists (it "
+                                              "was deleted while this page showed it). Nothing was recorded.")
+        return
     corrected = st.session_state.get("review_corrected") if verdict == "label_wrong" else None
     try:
         store.add(run_id, dataset, image, current_reviewer(), verdict, corrected, st.session_state.get("review_note"),
@@ -118,19 +129,20 @@ else:
     left.image(enlarge(view.images[image], 280), caption=f"Test image {image} ({position + 1} of {len(queue)})")
     with right:
         m1, m2, m3 = st.columns(3)
-        m1.metric("Given label", names[given])
-        m2.metric("Predicted", names[predicted])
+        m1.metric("Given label", md_escape(names[given]))
+        m2.metric("Predicted", md_escape(names[predicted]))
         m3.metric("p(given label)", f"{view.p_true[image]:.3f}")
         if s.issue[image]:
-            st.warning(f"Likely label issue: p({names[given]}) = {view.p_true[image]:.3f} is below the class threshold "
-                       f"{s.thresholds[given]:.3f}, and class {names[s.suggested[image]]} reaches its own.")
+            st.warning(f"Likely label issue: p({md_escape(names[given])}) = {view.p_true[image]:.3f} is below the "
+                       f"class threshold {s.thresholds[given]:.3f}, and class {md_escape(names[s.suggested[image]])} "
+                       "reaches its own.")
         st.plotly_chart(probability_chart(view.probs[image], given, s.thresholds, names), key="review_chart",
                         config={"displayModeBar": False})
     if image in latest:
         v = latest[image]
         mine = v.reviewer == reviewer
-        whose = "Your" if mine else f"{v.reviewer}'s"
-        (st.success if mine else st.info)(f"{whose} latest verdict: {describe(v, names)}")
+        whose = "Your" if mine else f"{md_escape(v.reviewer)}'s"
+        (st.success if mine else st.info)(f"{whose} latest verdict: {md_escape(describe(v, names))}")
 
     options = [k for k in range(len(names)) if k != given]
     if st.session_state.get("review_corrected_for") != image:  # a new image: suggest its likely true label
@@ -156,7 +168,7 @@ else:
     earlier = [v for v in history if v.sample_index == image]
     with st.expander(f"History of image {image} ({len(earlier)} verdicts)"):
         for v in earlier:
-            st.write(f"{v.created_at:%Y-%m-%d %H:%M:%S} UTC · {v.reviewer}: {describe(v, names)}")
+            st.text(f"{v.created_at:%Y-%m-%d %H:%M:%S} UTC · {v.reviewer}: {describe(v, names)}")
 
 with st.expander(f"Queue ({len(queue)} images)"):
     st.dataframe(queue_table(s, queue, latest, names), hide_index=True, width="stretch")
@@ -167,7 +179,7 @@ try:
     corrections = format_corrections(dataset, review_corrections(history, dataset,
                                                                  view.info.config.get("label_corrections", "")))
 except (ValueError, CorrectionsError) as exc:
-    st.error(f"Cannot export this run's verdicts: {exc}")
+    st.error(f"Cannot export this run's verdicts: {md_escape(exc)}")
 else:
     d1, d2, d3 = st.columns(3)
     d1.download_button("Verdicts (CSV)", rows_to_csv(rows), f"review-{run_id}.csv", "text/csv",

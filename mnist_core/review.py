@@ -22,7 +22,7 @@ import numpy as np
 
 from mnist_core import runs
 from mnist_core.corrections import CorrectionsError, format_corrections
-from mnist_core.review_export import export_rows, review_corrections, rows_to_csv, rows_to_json
+from mnist_core.review_export import csv_cell, export_rows, review_corrections, rows_to_csv, rows_to_json
 from mnist_core.review_store import ReviewStore, ReviewStoreError, configured_db_url
 from mnist_core.runs import RunStoreError
 from mnist_core.suspects import filter_queue, find_suspects
@@ -81,7 +81,8 @@ def print_suspects(args: argparse.Namespace, probs: np.ndarray, labels: np.ndarr
     print("index\tgiven\tpredicted\tp_given\tlikely_issue")
     for i in shown:
         issue = "yes" if s.issue[i] else "no"
-        print(f"{i}\t{names[s.labels[i]]}\t{names[s.predicted[i]]}\t{s.p_given[i]:.4f}\t{issue}")
+        given, predicted = (csv_cell(names[k]) for k in (s.labels[i], s.predicted[i]))  # pasted into sheets
+        print(f"{i}\t{given}\t{predicted}\t{s.p_given[i]:.4f}\t{issue}")
     print(f"{len(shown)} of {len(queue)} images in the queue; {int(s.issue.sum())} likely label issues "
           f"of {len(labels)} test images.", file=sys.stderr)
 

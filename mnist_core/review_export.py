@@ -5,6 +5,11 @@ p_given, verdict (the latest one), corrected label and name, reviewers and notes
 order, verdicts (how many were given) and updated_at (UTC time of the latest). In CSV, the lists are one
 item per line inside their cell; `read_rows_csv` / `read_rows_json` parse both back to the same rows.
 
+CSV cells are for spreadsheets, and names, notes and class names are typed by reviewers and importers: a text
+cell that starts with =, +, -, @, a tab or a carriage return would be run as a formula (`=HYPERLINK(...)`), so
+it gets a leading single quote (OWASP's CSV injection rule), which spreadsheets show as text and hide;
+`read_rows_csv` takes it off again, so a class named "-1" reads back as "-1". The JSON export is left as is.
+
     python -m mnist_core.review export --run RUN_DIR --format csv --out reviews.csv
 """
 from __future__ import annotations
@@ -22,6 +27,7 @@ from mnist_core.review_store import Verdict, latest_by_image
 EXPORT_FIELDS = ["run_id", "dataset", "index", "given_label", "given_name", "predicted_label", "predicted_name",
                  "p_given", "verdict", "corrected_label", "corrected_name", "reviewers", "notes", "verdicts",
                  "updated_at"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # How each CSV cell reads back.
 _INTS, _FLOATS, _LISTS = {"index", "given_label", "predicted_label", "verdicts"}, {"p_given"}, {"reviewers", "notes"}
 _OPTIONAL_INTS, _OPTIONAL_STRS = {"corrected_label"}, {"corrected_name"}
@@ -51,12 +57,26 @@ def export_rows(history: list[Verdict], labels: np.ndarray, probs: np.ndarray, c
     return rows
 
 
+def csv_cell(value):
+    """A value as a spreadsheet-safe CSV cell: text starting like a formula gets a leading single quote; so
+    does text that already starts with one, so that `csv_text` gives back exactly what was written."""
+    if isinstance(value, str) and value[:1] in (*FORMULA_STARTS, "'"):
+        return "'" + value
+    return value
+
+
+def csv_text(cell: str) -> str:
+    """The text a csv_cell was made from."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def rows_to_csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "\n".join(v) if k in _LISTS else ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: csv_cell("\n".join(v) if k in _LISTS else ("" if v is None else v))
+                         for k, v in row.items()})
     return out.getvalue()
 
 
@@ -66,7 +86,7 @@ def rows_to_json(rows: list[dict]) -> str:
 
 def read_rows_csv(text: str) -> list[dict]:
     """Rows from rows_to_csv's text, with their types restored."""
-    return [{k: _typed(k, v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
+    return [{k: _typed(k, csv_text(v)) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
 
 
 def _typed(field: str, text: str):

@@ -104,11 +104,9 @@ def check_verdict(sample_index, reviewer, verdict, corrected_label=None, note: s
     if num_samples is not None and sample_index >= num_samples:
         raise VerdictError(f"image index {sample_index} is out of range: the test set has {num_samples} images")
     sample_index = int(sample_index)
-    reviewer = reviewer.strip() if isinstance(reviewer, str) else ""
+    reviewer = clean_reviewer(reviewer)
     if not reviewer:
         raise VerdictError("a reviewer name is required: enter your name in the sidebar")
-    if len(reviewer) > MAX_REVIEWER or not reviewer.isprintable():
-        raise VerdictError(f"reviewer name must be one line of at most {MAX_REVIEWER} printable characters")
     if verdict not in VERDICTS:
         raise VerdictError(f"unknown verdict {verdict!r}; allowed: {', '.join(VERDICTS)}")
     if verdict == "label_wrong":
@@ -124,6 +122,15 @@ def check_verdict(sample_index, reviewer, verdict, corrected_label=None, note: s
         raise VerdictError(f"note must be one line of at most {MAX_NOTE} printable characters")
     return dict(sample_index=sample_index, reviewer=reviewer, verdict=verdict, corrected_label=corrected_label,
                 note=note)
+
+
+def clean_reviewer(name) -> str:
+    """A reviewer's name without surrounding spaces ('' for none), or VerdictError for one that is too long or
+    not one line of printable characters (it comes from a text box or a link's ?reviewer=)."""
+    name = name.strip() if isinstance(name, str) else ""
+    if len(name) > MAX_REVIEWER or not name.isprintable():
+        raise VerdictError(f"reviewer name must be one line of at most {MAX_REVIEWER} printable characters")
+    return name
 
 
 def _is_index(value) -> bool:

@@ -2,6 +2,7 @@
 
     from review_helpers import make_fake_run
 """
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,3 +25,9 @@ def make_fake_run(runs_dir: Path, probs: np.ndarray, labels: np.ndarray, class_n
     runs.save_probs(run_dir, torch.tensor(probs, dtype=torch.float32), torch.tensor(labels))
     runs.set_status(run_dir, "finished", test_accuracy=accuracy, duration=0.0)
     return run_dir
+
+
+def unescaped(markdown: str) -> str:
+    """What a Markdown string escaped by ui.text.md_escape shows: its backslash escapes (and the invisible word
+    joiners that keep URLs from becoming links) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")

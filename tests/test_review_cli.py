@@ -2,11 +2,14 @@
 
     python -m pytest tests/test_review_cli.py -q
 """
+import csv
+
 import numpy as np
 import pytest
 from review_helpers import make_fake_run
 
 from mnist_core import runs
+from mnist_core.corrections import read_corrections
 from mnist_core.review import main
 from mnist_core.review_export import export_rows, read_rows_csv, read_rows_json
 from mnist_core.review_store import ReviewStore, default_db_url
@@ -95,3 +98,50 @@ def test_the_db_option_and_env_choose_another_database(run_dir, tmp_path, capsys
     monkeypatch.setenv("MNIST_REVIEW_DB", other)
     assert main(["export", "--run", str(run_dir), "--format", "json"]) == 0
     assert [r["index"] for r in read_rows_json(capsys.readouterr().out)] == [4]
+
+
+FORMULA_NAMES = ["=HYPERLINK(\"http://127.0.0.1:9/x\",\"click\")", "-1", "@SUM(A1)"]
+
+
+def test_exported_csv_cells_cannot_run_as_formulas_and_read_back_as_typed(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MNIST_REVIEW_DB", raising=False)
+    run = make_fake_run(tmp_path / "runs", PROBS, LABELS, FORMULA_NAMES, data="clothes")
+    store = ReviewStore(default_db_url(run.parent))
+    store.add(run.name, "clothes", 1, "=cmd|' /C calc'!A0", "label_wrong", 1, "+SUM(1,2)")
+    store.add(run.name, "clothes", 1, "'quoted", "fine", None, "looks fine")  # a leading ' must survive too
+    store.add(run.name, "clothes", 3, "ann", "label_wrong", 0, "-2 is the better label")
+    out = tmp_path / "verdicts.csv"
+    assert main(["export", "--run", str(run), "--format", "csv", "--out", str(out)]) == 0
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    first, second = rows  # images 1 (given class 0, predicted 1) and 3 (given 1, predicted 0)
+    assert first["given_name"] == "'" + FORMULA_NAMES[0] and first["predicted_name"] == "'-1"
+    assert first["verdict"] == "fine" and first["corrected_name"] == ""
+    assert first["reviewers"] == "'=cmd|' /C calc'!A0\n'quoted"  # one cell: its first character is what counts
+    assert first["notes"] == "'=cmd|' /C calc'!A0: +SUM(1,2)\n'quoted: looks fine"
+    assert second["given_name"] == "'-1" and second["corrected_name"] == "'" + FORMULA_NAMES[0]
+    assert second["notes"] == "ann: -2 is the better label" and second["reviewers"] == "ann"  # nothing to escape
+    for row in rows:  # no cell a spreadsheet would evaluate
+        assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in row.values())
+    expected = export_rows(store.history(run.name), LABELS, PROBS, FORMULA_NAMES)
+    assert read_rows_csv(out.read_text()) == expected  # the names read back exactly, "-1" included
+    assert expected[1]["given_name"] == "-1" and expected[0]["reviewers"] == ["=cmd|' /C calc'!A0", "'quoted"]
+
+    assert main(["suspects", "--run", str(run)]) == 0  # the tab-separated listing is pasted into sheets too
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[1].split("\t")[:3] == ["1", "'" + FORMULA_NAMES[0], "'-1"]
+
+
+def test_corrections_files_hold_no_free_text_and_keep_labels_of_formula_like_classes(tmp_path):
+    """Decision: a corrections file (read back as training input) is not escaped, and needs no escaping:
+    class names never go into it, only the dataset's name (validated: [a-z0-9][a-z0-9_-]*), splits and
+    integers; so a class named "-1" is corrected by its index and cannot be corrupted on the way."""
+    run = make_fake_run(tmp_path / "runs", PROBS, LABELS, FORMULA_NAMES, data="clothes")
+    store = ReviewStore(default_db_url(run.parent))
+    store.add(run.name, "clothes", 1, "=cmd", "label_wrong", 1, "=HYPERLINK(\"x\")")  # given label 0 -> "-1"
+    out = tmp_path / "c.csv"
+    assert main(["corrections", "--run", str(run), "--out", str(out)]) == 0
+    with out.open(newline="") as f:
+        assert list(csv.reader(f)) == [["dataset", "split", "index", "label"], ["clothes", "test", "1", "1"]]
+    parsed = read_corrections(out)
+    assert parsed.labels == {("test", 1): 1} and FORMULA_NAMES[parsed.labels[("test", 1)]] == "-1"

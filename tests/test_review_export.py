@@ -19,6 +19,8 @@ from mnist_core.corrections import (
 from mnist_core.data import Dataset
 from mnist_core.review_export import (
     EXPORT_FIELDS,
+    csv_cell,
+    csv_text,
     export_rows,
     read_rows_csv,
     read_rows_json,
@@ -134,3 +136,11 @@ def test_export_has_one_row_per_image_and_round_trips_through_csv_and_json():
 def test_export_refuses_a_verdict_beyond_the_runs_test_set():
     with pytest.raises(ValueError, match="test image 9, but run run-1 has 4 test images"):
         export_rows([verdict(1, 9, "ann", "fine")], np.zeros(4, dtype=int), np.full((4, 3), 1 / 3), ["a", "b", "c"])
+
+
+@pytest.mark.parametrize("text, cell", [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@A1", "'@A1"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("'already", "''already"), ("cat", "cat"), ("", ""), ("a=1", "a=1")])
+def test_csv_cells_starting_like_a_formula_get_a_quote_that_reads_back_off(text, cell):
+    assert csv_cell(text) == cell and csv_text(cell) == text
+    assert csv_cell(7) == 7 and csv_cell(0.5) == 0.5  # numbers are numbers, never text

@@ -12,6 +12,7 @@ import streamlit as st
 
 from mnist_core.review_store import VERDICTS, ReviewStore, Verdict, configured_db_url
 from mnist_core.suspects import Suspects
+from ui.charts import chart_texts
 from ui.state import runs_dir
 
 # Widget key -> URL parameter.
@@ -111,9 +112,10 @@ def describe(v: Verdict, class_names: list[str]) -> str:
 def probability_chart(probs: np.ndarray, given: int, thresholds: np.ndarray, class_names: list[str]) -> go.Figure:
     """Bars of p(class | image), the given label in orange, with each class's confident-learning threshold."""
     colors = ["#f28e2b" if k == given else "#4e79a7" for k in range(len(class_names))]
-    fig = go.Figure(go.Bar(x=class_names, y=probs, marker_color=colors, name="p(class | image)",
+    names = chart_texts(class_names)  # an imported dataset's names: Plotly's pseudo-HTML shown as typed
+    fig = go.Figure(go.Bar(x=names, y=probs, marker_color=colors, name="p(class | image)",
                            hovertemplate="class %{x}: %{y:.4f}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=class_names, y=thresholds, mode="markers", name="class threshold",
+    fig.add_trace(go.Scatter(x=names, y=thresholds, mode="markers", name="class threshold",
                              marker=dict(symbol="line-ew-open", size=24, color="#333", line=dict(width=2))))
     fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(range=[0, 1.02]),
                       xaxis=dict(type="category"), legend=dict(orientation="h", y=-0.2), bargap=0.25)

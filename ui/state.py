@@ -17,6 +17,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from mnist_core import runs
 from mnist_core.data import IDX_FILES, TORCHVISION_CLASSES, DataError, Dataset, default_data_dir, load_dataset
 from mnist_core.runs import RunInfo, RunStoreError
+from ui.text import md_escape
 
 RUN_KEY = "selected_run_id"  # session_state key of the run the pages show (not a widget key)
 
@@ -116,6 +117,22 @@ def selected_run() -> RunInfo | None:
     return finished[0] if finished else None
 
 
+def asked_run_id() -> str | None:
+    """The run this session or its link asks for (the sidebar's last choice, else ?run=), valid or not."""
+    return st.session_state.get(RUN_KEY) or st.query_params.get("run")
+
+
+def missing_run_notice(shown: RunInfo | None) -> str | None:
+    """A Markdown notice when the asked-for run is not a finished run here (a mistyped or old link, or a run
+    deleted since it was chosen), naming the value as given and the run shown instead; None when it is."""
+    asked = asked_run_id()
+    if not asked or (shown is not None and shown.run_id == asked):
+        return None
+    given = md_escape(repr(asked if len(asked) <= 80 else asked[:80] + "…"))
+    instead = f"showing run {shown.run_id} instead" if shown is not None else "there is no finished run to show"
+    return f"Run {given} is not a finished run here (mistyped, still training, or deleted); {instead}."
+
+
 def require_selected_run() -> RunInfo:
     """The selected finished run; otherwise explain what to do, link to Train, and stop the page."""
     info = selected_run()
@@ -142,7 +159,7 @@ def require_model() -> tuple[RunInfo, torch.nn.Module, dict]:
         mtime = (info.path / "model.pt").stat().st_mtime
         return (info, *cached_model(str(info.path), mtime))
     except (RunStoreError, OSError) as exc:
-        st.error(f"Run {info.run_id} cannot be shown: {exc}")
+        st.error(f"Run {info.run_id} cannot be shown: {md_escape(exc)}")  # a run's config may come from a visitor
         st.stop()
 
 
@@ -153,7 +170,7 @@ def require_run_view() -> RunView:
         mtime = (info.path / "model.pt").stat().st_mtime
         return cached_run_view(str(info.path), mtime, str(data_dir()))
     except (RunStoreError, DataError, OSError) as exc:
-        st.error(f"Run {info.run_id} cannot be shown: {exc}")
+        st.error(f"Run {info.run_id} cannot be shown: {md_escape(exc)}")  # a run's config may come from a visitor
         st.stop()
 
 

@@ -66,6 +66,13 @@ def trained_run(trained_runs_dir) -> runs.RunInfo:
     return info
 
 
+@pytest.fixture(scope="session")
+def outcomes(trained_run):
+    """(probs, labels) of the session's trained run, as numpy arrays: what the pages show, computed here."""
+    probs, labels = (t.numpy() for t in runs.load_probs(trained_run.path))
+    return probs, labels
+
+
 @pytest.fixture(scope="module")
 def review_app(mnist_dir, trained_runs_dir, tmp_path_factory):
     """An app server showing the session's trained run (one per test module)."""

@@ -10,17 +10,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core import runs
 from mnist_core.browse import below_threshold, filter_images, page_of
 from tests.browser.harness import open_page
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def outcomes(trained_run):
-    probs, labels = (t.numpy() for t in runs.load_probs(trained_run.path))
-    return probs, labels
 
 
 def test_predictions_pages_and_filters_to_wrong(page, review_app, outcomes):
@@ -39,9 +32,10 @@ def test_predictions_pages_and_filters_to_wrong(page, review_app, outcomes):
 
     page.get_by_test_id("stRadioOption").filter(has_text="wrong").click()
     expect(caption).to_contain_text(f"{len(wrong):,} of {n:,} test images match")
-    first = page_of(wrong, 1)[0]  # the page number is kept (clamped to the last page)
+    first = wrong[0]  # a new filter starts at its first page
     expect(inspect).to_have_value(re.compile(rf"^#{first}: true {labels[first]}, pred. {predicted[first]} "))
-    assert "outcome=wrong" in page.url
+    expect(page.get_by_test_id("stNumberInput").filter(has_text="Page").locator("input")).to_have_value("1")
+    assert "outcome=wrong" in page.url and "page=1" in page.url
 
 
 def test_probabilities_threshold_slider_changes_the_count(page, review_app, outcomes):

@@ -33,7 +33,7 @@ SHAPES = ["bar", "box", "dash"]
 def lab(tmp_path, monkeypatch):
     """(data dir with the 3-class 'shapes' dataset, runs dir), with the app pointed at them."""
     data_dir, runs_dir = tmp_path / "data", tmp_path / "runs"
-    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(5)), "shapes", data_dir / "datasets")  # the old place, still found
+    datasets.commit(datasets.analyse_bytes("a.zip", shape_zip(5)), "shapes", data_dir / "datasets")
     monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(runs_dir))
     return data_dir, runs_dir

@@ -41,6 +41,7 @@ class TrainConfig:
     label_corrections: str = ""  # path of a corrected-labels CSV (see mnist_core.review)
     recipe: str = ""  # name of the preset this config started from, for display only
     workers: int = 1  # processes for DistributedDataParallel training
+    validation: int = 0  # training images held out (seeded, stratified) to fit a temperature on; 0: none
 
     def validate(self, known_data: list[str] | None = None, known_models: list[str] | None = None) -> TrainConfig:
         """Raise ConfigError naming the first bad field; return self when all is well."""
@@ -67,6 +68,8 @@ class TrainConfig:
         need(_is_number(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing",
              f"must be in [0, 1), got {self.label_smoothing!r}")
         need(_is_int(self.workers) and self.workers >= 1, "workers", f"must be an integer >= 1, got {self.workers!r}")
+        need(_is_int(self.validation) and self.validation >= 0, "validation",
+             f"must be an integer >= 0 (training images to hold out), got {self.validation!r}")
         for name in ("shuffle", "normalize", "augment"):
             need(isinstance(getattr(self, name), bool), name, f"must be true or false, got {getattr(self, name)!r}")
         for name in ("label_corrections", "recipe"):

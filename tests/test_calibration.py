@@ -9,8 +9,15 @@ import pytest
 import torch
 from torchmetrics.functional.classification import multiclass_calibration_error
 
-from mnist_core.calibration import (apply_temperature, brier, calibration_errors, calibration_report,
-                                    fit_temperature, nll, reliability_bins)
+from mnist_core.calibration import (
+    apply_temperature,
+    brier,
+    calibration_errors,
+    calibration_report,
+    fit_temperature,
+    nll,
+    reliability_bins,
+)
 
 # Five images, three classes. Confidences 0.90 (right), 0.95 (wrong), 0.62 (right), 0.65 (wrong), 0.42 (wrong)
 # fall in 15-bin bins 13, 14, 9, 9, 6. Gaps |acc - conf|: 0.10, 0.95, |0.5 - 0.635| = 0.135 (two images), 0.42.
@@ -46,8 +53,8 @@ def test_ece_and_mce_agree_with_torchmetrics():
     probs = rng.dirichlet(np.full(10, 0.3), size=3000)
     labels = np.where(rng.random(3000) < 0.7, probs.argmax(1), rng.integers(0, 10, 3000))
     ece, mce = calibration_errors(probs, labels)
-    args = (torch.tensor(probs), torch.tensor(labels), 10)
-    assert ece == pytest.approx(multiclass_calibration_error(*args, n_bins=15, norm="l1").item(), abs=1e-6)  # it computes in float32
+    args = (torch.tensor(probs), torch.tensor(labels), 10)  # torchmetrics computes in float32: abs=1e-6
+    assert ece == pytest.approx(multiclass_calibration_error(*args, n_bins=15, norm="l1").item(), abs=1e-6)
     assert mce == pytest.approx(multiclass_calibration_error(*args, n_bins=15, norm="max").item(), abs=1e-6)
 
 

@@ -1,0 +1,117 @@
+"""App tests of the Probabilities page's calibration and epoch sections, on two real short runs (one with a
+validation split, one without).
+
+    OMP_NUM_THREADS=1 python -m pytest -q tests/test_page_calibration.py
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from page_fixtures import make_finished_run
+from streamlit.testing.v1 import AppTest
+
+from mnist_core import run_probs, runs
+from mnist_core.calibration import apply_temperature
+from mnist_core.history import prediction_changes
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "app_pages/probabilities.py"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("calib")
+    data_dir, runs_dir = root / "data", root / "runs"
+    plain = make_finished_run(runs_dir, data_dir, epochs=1, seed=1)
+    validated = make_finished_run(runs_dir, data_dir, epochs=3, seed=2, validation=500)
+    return data_dir, runs_dir, plain, validated
+
+
+def open_page(lab, monkeypatch, run_dir: Path, **params) -> AppTest:
+    monkeypatch.setenv("MNIST_DATA_DIR", str(lab[0]))
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(lab[1]))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(run=run_dir.name, **params)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def table(at, column: str):
+    """The table with this column (st.dataframe without selections carries no key to find it by)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def all_text(at) -> str:
+    kinds = ("markdown", "caption", "info", "success", "error", "warning")
+    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+
+
+def test_run_without_validation_says_how_to_get_one(lab, monkeypatch):
+    at = open_page(lab, monkeypatch, lab[2])
+    assert "no validation split" in all_text(at) and "--validation" in all_text(at)
+    assert at.toggle(key="prob_calibrated").disabled
+    metrics = table(at, "calibrated")
+    assert metrics["calibrated"].isna().all() and (metrics["raw"] > 0).all()
+    assert "did not keep" not in all_text(at)  # one epoch: kept, but nothing to step through
+    assert "One epoch only" in all_text(at)
+
+
+def test_calibrated_toggle_switches_the_probabilities(lab, monkeypatch):
+    validated = lab[3]
+    t = run_probs.load_temperature(validated)
+    probs, labels = (x.numpy() for x in runs.load_probs(validated))
+    at = open_page(lab, monkeypatch, validated, **{"class": "3", "threshold": "0.99"})
+    raw_count = int(table(at, "under threshold").set_index("class").loc["3", "under threshold"])
+    assert raw_count == int(((probs[labels == 3, 3]) < 0.99).sum())
+    at.toggle(key="prob_calibrated").set_value(True).run()
+    assert at.query_params["calibrated"] == "1"
+    scaled = apply_temperature(probs, t)
+    count = int(table(at, "under threshold").set_index("class").loc["3", "under threshold"])
+    assert count == int((scaled[labels == 3, 3] < 0.99).sum())
+    assert f"T = {t:.3f}" in all_text(at)
+    metrics = table(at, "calibrated").set_index("metric")
+    assert metrics.loc["NLL", "calibrated"] == pytest.approx(-np.log(scaled[np.arange(len(labels)), labels]).mean(),
+                                                           rel=1e-4)
+
+
+def test_epoch_slider_and_changed_predictions_restore_from_the_url(lab, monkeypatch):
+    validated = lab[3]
+    per_epoch, labels = (x.float().numpy() for x in run_probs.load_epoch_probs(validated))
+    at = open_page(lab, monkeypatch, validated, epoch="2", changed="1-3")
+    assert at.slider(key="prob_epoch").value == 2
+    assert at.slider(key="prob_changed").value == (1, 3)
+    expected = prediction_changes(per_epoch, labels, 0, 2)
+    assert f"{len(expected['indices'])} test images changed their prediction from epoch 1 to 3" in all_text(at)
+    at.slider(key="prob_changed").set_value((2, 3)).run()
+    assert at.query_params["changed"] == "2-3"
+
+
+def test_bad_epochs_in_the_url_fall_back(lab, monkeypatch):
+    at = open_page(lab, monkeypatch, lab[3], epoch="99", changed="0-7")
+    assert at.slider(key="prob_epoch").value == 3
+    assert at.slider(key="prob_changed").value == (1, 3)
+
+
+def test_train_page_field_holds_out_a_validation_split(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert at.number_input(key="train_validation").value == 0  # the notebook recipe trains on every image
+    at.selectbox(key="train_data").set_value("mnist-sample").run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.number_input(key="train_validation").set_value(400).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    [info] = runs.list_runs(tmp_path / "runs")
+    assert info.config["validation"] == 400
+    deadline = time.time() + 120
+    while info.status == "running" and time.time() < deadline:
+        time.sleep(0.5)
+        info = runs.read_run(info.path)
+    assert info.status == "finished", info.error
+    assert len(run_probs.load_val_probs(info.path)[1]) == 400 and run_probs.load_temperature(info.path) > 0

@@ -22,6 +22,7 @@ PAGES = [
     st.Page("app_pages/probabilities.py", title="Probabilities", icon=":material/bar_chart:"),
     st.Page("app_pages/review.py", title="Review", icon=":material/fact_check:"),
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
 ]
 page = st.navigation(PAGES)
 

@@ -13,6 +13,7 @@ from streamlit.errors import StreamlitAPIException
 from mnist_core.draw import DrawingError, predict_drawing
 from ui.charts import probability_bars
 from ui.grid import enlarge
+from ui.network_view import DRAWING_KEY, open_in_network
 from ui.state import require_model
 
 CANVAS_PX = 280  # 10x MNIST's 28 px: room for a finger, and the same shape
@@ -61,3 +62,5 @@ with result_col:
         st.plotly_chart(probability_bars(result.probs, class_names, highlight=result.predicted), key="draw_probs")
         st.image(enlarge(result.image, PREVIEW_PX), width=PREVIEW_PX,
                  caption="What the model sees: your drawing as a 28x28 MNIST digit")
+        st.session_state[DRAWING_KEY] = result.image  # for the Network page: attributions and feature maps
+        open_in_network(info.run_id)

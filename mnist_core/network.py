@@ -78,7 +78,7 @@ def _input(image: np.ndarray, mean: float, std: float) -> torch.Tensor:
     image = np.asarray(image)
     if image.shape != (28, 28):
         raise ValueError(f"expected one 28x28 image, got shape {image.shape}")
-    return to_model_input(torch.as_tensor(image, dtype=torch.uint8)[None], mean, std)  # (1, 1, 28, 28)
+    return to_model_input(torch.tensor(image, dtype=torch.uint8)[None], mean, std)  # (1, 1, 28, 28)
 
 
 def attributions(model: nn.Module, image: np.ndarray, mean: float, std: float, target: int,

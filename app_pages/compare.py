@@ -8,7 +8,7 @@ import streamlit as st
 from mnist_core.compare import CompareError, check_comparable
 from mnist_core.data import DataError
 from mnist_core.runs import RunStoreError
-from ui.compare_view import config_table, curves_figure, disagreement_section, per_class_table
+from ui.compare_view import config_table, curves_figure, disagreement_section, memo, per_class_table
 from ui.state import cached_run_view, data_dir, finished_runs, link_to_train, run_label
 from ui.url import publish, restore
 
@@ -43,16 +43,18 @@ except (RunStoreError, DataError, OSError) as exc:
     st.stop()
 
 x = st.radio("Curves against", ["epoch", "wall time"], key="compare_x", horizontal=True)
-st.plotly_chart(curves_figure(views, "epoch" if x == "epoch" else "elapsed"), key="compare_curves")
+selection = tuple((v.info.run_id, id(v)) for v in views)  # a retrained or reloaded run is a new view
+st.plotly_chart(memo((selection, x), lambda: curves_figure(views, "epoch" if x == "epoch" else "elapsed")),
+                key="compare_curves")
 left, right = st.columns(2)
 left.markdown("**Config fields that differ**")
-differences = config_table(views)
+differences = memo((selection, "config"), lambda: config_table(views))
 if differences.empty:
     left.caption("None: the same config (another seed would show here).")
 else:
     left.dataframe(differences, hide_index=True)
 right.markdown("**Accuracy per class**")
-right.dataframe(per_class_table(views), hide_index=True,
+right.dataframe(memo((selection, "per class"), lambda: per_class_table(views)), hide_index=True,
                 column_config={i: st.column_config.NumberColumn(format="percent") for i in chosen})
 
 st.subheader("Where two runs disagree")

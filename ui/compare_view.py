@@ -15,6 +15,17 @@ from ui.grid import GREEN, grid_png
 from ui.state import RunView
 
 
+def memo(key, build):
+    """This session's figures and tables for a selection of runs, built once (make_subplots alone costs ~50 ms
+    a rerun); at most 8 selections are kept."""
+    store = st.session_state.setdefault("compare_memo", {})
+    if key not in store:
+        if len(store) >= 8:
+            store.clear()
+        store[key] = build()
+    return store[key]
+
+
 def curves_figure(views: list[RunView], x: str) -> go.Figure:
     """Train and test loss (left) and test accuracy (right) of every run, against epoch or wall time (s)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "test accuracy"))

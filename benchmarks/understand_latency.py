@@ -9,7 +9,6 @@ are trained first (real MNIST, 5,000 validation images; --quick: the offline sam
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from app_latency import time_reruns
 from common import REPO_ROOT as ROOT
-from common import Row, data_dir, print_rows
+from common import Row, data_dir, print_rows, quick_requested
 
 TARGET_MS = 300.0
 
@@ -81,11 +80,5 @@ def run(quick: bool = False) -> list[Row]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="offline sample (1,000 test images)")
-    print_rows(run(parser.parse_args().quick))
-
-
 if __name__ == "__main__":
-    main()
+    print_rows(run(quick_requested(__doc__)))

@@ -5,19 +5,17 @@ validation split, one without).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from apptest_helpers import all_text, open_app, started_run, table_with
 from page_fixtures import make_finished_run
-from streamlit.testing.v1 import AppTest
 
 from mnist_core import run_probs, runs
 from mnist_core.calibration import apply_temperature
 from mnist_core.history import prediction_changes
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/probabilities.py"
 
 
@@ -30,32 +28,15 @@ def lab(tmp_path_factory):
     return data_dir, runs_dir, plain, validated
 
 
-def open_page(lab, monkeypatch, run_dir: Path, **params) -> AppTest:
-    monkeypatch.setenv("MNIST_DATA_DIR", str(lab[0]))
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(lab[1]))
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(run=run_dir.name, **params)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def table(at, column: str):
-    """The table with this column (st.dataframe without selections carries no key to find it by)."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
-
-
-def all_text(at) -> str:
-    kinds = ("markdown", "caption", "info", "success", "error", "warning")
-    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+def open_page(lab, monkeypatch, run_dir: Path, **params):
+    return open_app(lab[0], lab[1], monkeypatch, PAGE, run=run_dir.name, **params)
 
 
 def test_run_without_validation_says_how_to_get_one(lab, monkeypatch):
     at = open_page(lab, monkeypatch, lab[2])
     assert "no validation split" in all_text(at) and "--validation" in all_text(at)
     assert at.toggle(key="prob_calibrated").disabled
-    metrics = table(at, "calibrated")
+    metrics = table_with(at, "calibrated")
     assert metrics["calibrated"].isna().all() and (metrics["raw"] > 0).all()
     assert "did not keep" not in all_text(at)  # one epoch: kept, but nothing to step through
     assert "One epoch only" in all_text(at)
@@ -66,15 +47,15 @@ def test_calibrated_toggle_switches_the_probabilities(lab, monkeypatch):
     t = run_probs.load_temperature(validated)
     probs, labels = (x.numpy() for x in runs.load_probs(validated))
     at = open_page(lab, monkeypatch, validated, **{"class": "3", "threshold": "0.99"})
-    raw_count = int(table(at, "under threshold").set_index("class").loc["3", "under threshold"])
+    raw_count = int(table_with(at, "under threshold").set_index("class").loc["3", "under threshold"])
     assert raw_count == int(((probs[labels == 3, 3]) < 0.99).sum())
     at.toggle(key="prob_calibrated").set_value(True).run()
     assert at.query_params["calibrated"] == "1"
     scaled = apply_temperature(probs, t)
-    count = int(table(at, "under threshold").set_index("class").loc["3", "under threshold"])
+    count = int(table_with(at, "under threshold").set_index("class").loc["3", "under threshold"])
     assert count == int((scaled[labels == 3, 3] < 0.99).sum())
     assert f"T = {t:.3f}" in all_text(at)
-    metrics = table(at, "calibrated").set_index("metric")
+    metrics = table_with(at, "calibrated").set_index("metric")
     assert metrics.loc["NLL", "calibrated"] == pytest.approx(-np.log(scaled[np.arange(len(labels)), labels]).mean(),
                                                            rel=1e-4)
 
@@ -98,20 +79,13 @@ def test_bad_epochs_in_the_url_fall_back(lab, monkeypatch):
 
 
 def test_train_page_field_holds_out_a_validation_split(tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_app(tmp_path / "data", tmp_path / "runs", monkeypatch, "app_pages/train.py")
     assert at.number_input(key="train_validation").value == 0  # the notebook recipe trains on every image
-    at.selectbox(key="train_data").set_value("mnist-sample").run()
-    at.number_input(key="train_epochs").set_value(1).run()
+    at.selectbox(key="train_data").set_value("mnist-sample")
+    at.number_input(key="train_epochs").set_value(1)
     at.number_input(key="train_validation").set_value(400).run()
     at.button(key="train_start").click().run()
     assert not at.exception
-    [info] = runs.list_runs(tmp_path / "runs")
-    assert info.config["validation"] == 400
-    deadline = time.time() + 120
-    while info.status == "running" and time.time() < deadline:
-        time.sleep(0.5)
-        info = runs.read_run(info.path)
-    assert info.status == "finished", info.error
+    info = started_run(tmp_path / "runs")
+    assert info.config["validation"] == 400 and info.status == "finished", info.error
     assert len(run_probs.load_val_probs(info.path)[1]) == 400 and run_probs.load_temperature(info.path) > 0

@@ -5,17 +5,15 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
+from apptest_helpers import all_text, open_app, table_with
 from page_fixtures import make_finished_run
 from scipy.stats import binomtest
-from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/compare.py"
 
 
@@ -33,20 +31,8 @@ def lab(tmp_path_factory):
     return data_dir, runs_dir, one, two, other
 
 
-def open_page(lab, monkeypatch, **params) -> AppTest:
-    monkeypatch.setenv("MNIST_DATA_DIR", str(lab[0]))
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(lab[1]))
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(**params)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def all_text(at) -> str:
-    kinds = ("markdown", "caption", "info", "success", "error", "warning")
-    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+def open_page(lab, monkeypatch, **params):
+    return open_app(lab[0], lab[1], monkeypatch, PAGE, **params)
 
 
 def test_two_runs_side_by_side_with_mcnemar(lab, monkeypatch):
@@ -59,9 +45,9 @@ def test_two_runs_side_by_side_with_mcnemar(lab, monkeypatch):
     text = all_text(at)
     assert f"A alone right on {b}, B alone right on {c}" in text
     assert f"p = {binomtest(min(b, c), b + c, 0.5).pvalue:.3g}" in text
-    differing = next(d.value for d in at.dataframe if "field" in d.value.columns)
+    differing = table_with(at, "field")
     assert set(differing["field"]) == {"epochs", "lr", "seed"}
-    per_class = next(d.value for d in at.dataframe if "class" in d.value.columns)
+    per_class = table_with(at, "class")
     assert per_class[one.name].iloc[-1] == pytest.approx(float(right_a.float().mean()))
     assert at.query_params["runs"] == f"{one.name},{two.name}"
     at.selectbox(key="compare_a").set_value(two.name).run()

@@ -4,18 +4,15 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from apptest_helpers import all_text, open_app, table_with
 from page_fixtures import make_finished_run
-from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
 from mnist_core.network import layer_table
 from ui.network_view import DRAWING_KEY
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/network.py"
 
 
@@ -28,22 +25,8 @@ def lab(tmp_path_factory):
     return data_dir, runs_dir, notebook, fast
 
 
-def open_page(lab, monkeypatch, session: dict | None = None, **params) -> AppTest:
-    monkeypatch.setenv("MNIST_DATA_DIR", str(lab[0]))
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(lab[1]))
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.query_params.update(**params)
-    for key, value in (session or {}).items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def all_text(at) -> str:
-    kinds = ("markdown", "caption", "info", "success", "error", "warning", "subheader")
-    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+def open_page(lab, monkeypatch, session: dict | None = None, **params):
+    return open_app(lab[0], lab[1], monkeypatch, PAGE, session, **params)
 
 
 @pytest.mark.parametrize("which", [2, 3])
@@ -54,7 +37,7 @@ def test_layer_table_of_each_run(lab, monkeypatch, which):
     params = sum(p.numel() for p in model.parameters())
     mult_adds = sum(r["mult-adds"] for r in layer_table(model))
     assert f"{params:,} parameters · {mult_adds:,} multiply-adds per image" in all_text(at)
-    table = next(d.value for d in at.dataframe if "mult-adds" in d.value.columns)
+    table = table_with(at, "mult-adds")
     assert table["parameters"].sum() == params
 
 

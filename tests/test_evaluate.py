@@ -114,3 +114,12 @@ def test_top_confusions_largest_first():
     assert top_confusions(confusion, ["a", "b", "c"], top=3) == [
         {"true": "b", "predicted": "a", "count": 7}, {"true": "c", "predicted": "b", "count": 3},
         {"true": "a", "predicted": "b", "count": 2}]
+
+
+def test_a_validation_split_larger_than_the_training_set_fails_the_run_saying_so(tmp_path):
+    config = TrainConfig(data="mnist-sample", epochs=1, device="cpu", validation=5000)
+    run_dir = runs.create_run(tmp_path / "runs", config)
+    status = run_training(config, run_dir, tmp_path / "data")
+    assert status["status"] == "failed"
+    assert "validation: must be between 0 and 3999 (the training images), got 5000" in status["error"]
+    assert not (run_dir / "model.pt").exists()

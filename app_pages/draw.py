@@ -13,6 +13,7 @@ from streamlit.errors import StreamlitAPIException
 from mnist_core.draw import DrawingError, predict_drawing
 from ui.charts import probability_bars
 from ui.grid import enlarge
+from ui.network_view import DRAWING_KEY, inside, open_in_network, show_attributions
 from ui.state import require_model
 from ui.text import md_escape
 
@@ -63,3 +64,9 @@ with result_col:
         st.plotly_chart(probability_bars(result.probs, class_names, highlight=result.predicted), key="draw_probs")
         st.image(enlarge(result.image, PREVIEW_PX), width=PREVIEW_PX,
                  caption="What the model sees: your drawing as a 28x28 MNIST digit")
+        st.session_state[DRAWING_KEY] = result.image  # for the Network page: attributions and feature maps
+        open_in_network(info.run_id)
+        if st.toggle("Why? Attributions of the prediction", key="draw_why",
+                     help="Integrated Gradients, Occlusion and Saliency (Captum): which pixels made this class."):
+            why = inside(info.path, result.image, (result.predicted,))
+            show_attributions(result.image, why["attr"], class_names, {result.predicted: "predicted"})

@@ -9,6 +9,7 @@ from mnist_core.browse import OUTCOMES, SORTS, filter_images, page_count, page_o
 from mnist_core.predict import evaluate
 from ui.charts import accuracy_bars, confusion_cell, confusion_figure, probability_bars
 from ui.grid import GREEN, RED, clickable_grid, clicked_image, enlarge, grid_png, image_dialog
+from ui.network_view import open_in_network
 from ui.state import require_run_view
 from ui.url import publish, restore
 
@@ -86,6 +87,7 @@ if len(shown):
     bars = view.derived(("probability_bars", image),
                         lambda: probability_bars(view.probs[image], names, highlight=int(view.labels[image])))
     right.plotly_chart(bars, key="pred_image_probs")
+    open_in_network(view.info.run_id, int(image), right)
 else:
     left.info("No test image matches these filters.")
 

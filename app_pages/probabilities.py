@@ -1,5 +1,6 @@
 """Probabilities page: the notebook's histogram of p(class k | image) over the test images of true class k,
-with a threshold; the images under it, lowest first; and an overview of all classes.
+with a threshold; the images under it, lowest first; an overview of all classes; whether the probabilities are
+calibrated (raw or temperature-scaled); and how they changed from epoch to epoch.
 """
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from mnist_core.browse import below_threshold, page_count, page_of, threshold_table
+from ui.calibration_view import calibration_section, history_section, shown_probs
 from ui.charts import histogram_grid, move_threshold, probability_histogram
 from ui.grid import GREEN, RED, clickable_grid, clicked_image, grid_png, image_dialog
 from ui.state import require_run_view
@@ -31,17 +33,18 @@ name = left.selectbox("True class k", names, key="prob_class", on_change=_first_
 threshold = right.slider("Threshold on p(k | image)", 0.0, 1.0, step=0.01, key="prob_threshold",
                          on_change=_first_page)
 k = names.index(name)
+probs, calibrated = shown_probs(view)
 publish(**{"class": name, "threshold": f"{threshold:.2f}"})
 
 # This session's figure for (run, k) is built once (Plotly validation is slow); a slider move only moves the line.
-figure_key = (view.info.run_id, k)
+figure_key = (view.info.run_id, k, calibrated)
 if st.session_state.get("prob_figure_key") != figure_key:
     st.session_state["prob_figure_key"] = figure_key
     st.session_state["prob_figure"] = probability_histogram(
-        view.probs[view.labels == k, k], threshold,
+        probs[view.labels == k, k], threshold,
         f"Probability that a true {name} belongs to class {name}, p(C{name} | data)")
 st.plotly_chart(move_threshold(st.session_state["prob_figure"], threshold), key="prob_histogram")
-under = below_threshold(view.labels, view.probs, k, threshold)
+under = below_threshold(view.labels, probs, k, threshold)
 wrong = int((view.predicted[under] != k).sum())
 shown_name = md_escape(name)  # class names of an imported dataset are user data: no Markdown
 st.metric(f"True {shown_name}s under the threshold", f"{len(under)}", f"{wrong} of them misclassified",
@@ -52,7 +55,7 @@ if len(under):
         st.session_state["prob_page"] = pages
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="prob_page") if pages > 1 else 1
     shown = page_of(under, page - 1)
-    titles = [f"pred. {names[view.predicted[i]]}, p={view.probs[i, k]:.2f}" for i in shown]
+    titles = [f"pred. {names[view.predicted[i]]}, p={probs[i, k]:.2f}" for i in shown]
     colors = [GREEN if view.predicted[i] == k else RED for i in shown]
     clickable_grid(grid_png(view.images[shown], titles, colors), shown.tolist(),
                    [f"#{i}: true {names[view.labels[i]]}, {t}" for i, t in zip(shown, titles, strict=True)],
@@ -67,8 +70,10 @@ else:
     st.info(f"No true {shown_name} has p({shown_name} | image) below {threshold:.2f}.")
 
 st.subheader("All classes")
-table = pd.DataFrame(threshold_table(view.labels, view.probs, threshold))
+table = pd.DataFrame(threshold_table(view.labels, probs, threshold))
 table["class"] = names
 st.dataframe(table, hide_index=True, key="prob_table")
 if st.toggle("Show the histograms of every class (log scale)", key="prob_show_all"):
-    st.plotly_chart(histogram_grid(view.labels, view.probs, names, threshold), key="prob_overview")
+    st.plotly_chart(histogram_grid(view.labels, probs, names, threshold), key="prob_overview")
+calibration_section(view)
+history_section(view, k, name)

@@ -15,6 +15,7 @@ from mnist_core.review_export import export_rows, review_corrections, rows_to_cs
 from mnist_core.review_store import MAX_NOTE, VERDICTS, ReviewStoreError, VerdictError, latest_by_image, shown_url
 from mnist_core.suspects import filter_queue, find_suspects
 from ui.grid import enlarge
+from ui.network_view import open_in_network
 from ui.review import (
     IMAGE_KEY,
     IMAGE_PARAM,
@@ -127,6 +128,7 @@ else:
     position = int(np.flatnonzero(queue == image)[0])
     left, right = st.columns([1, 2])
     left.image(enlarge(view.images[image], 280), caption=f"Test image {image} ({position + 1} of {len(queue)})")
+    open_in_network(view.info.run_id, int(image), left)
     with right:
         m1, m2, m3 = st.columns(3)
         m1.metric("Given label", md_escape(names[given]))

@@ -3,6 +3,8 @@ that outlives the page, watch its progress live, and manage past runs.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from mnist_core.config import ConfigError
@@ -12,6 +14,10 @@ from ui.train_widgets import config_form, data_preview, live_progress, runs_tabl
 
 st.header("Train")
 config = config_form()
+held_out = st.number_input("Validation images (held out to calibrate)", 0, 50_000, 0, step=1000, key="train_validation",
+                           help="This many training images (seeded, stratified) are not trained on; a temperature "
+                                "fitted on them calibrates the probabilities (Probabilities page). 0: the notebook.")
+config = dataclasses.replace(config, validation=int(held_out))
 data_preview(config.data)
 
 busy = (current := watched_run()) is not None and current.status == "running"

@@ -95,3 +95,12 @@ def format_table(rows: list[Row]) -> str:
 def print_rows(rows: list[Row]) -> None:
     print(format_table(rows))
     print(f"\nmachine: {machine()}")
+
+
+def quick_requested(doc: str) -> bool:
+    """A benchmark script's one flag, --quick, parsed with its docstring's first line as the --help text."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="offline sample (1,000 test images)")
+    return parser.parse_args().quick

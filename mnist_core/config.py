@@ -62,6 +62,7 @@ class TrainConfig:
     label_corrections: str = ""  # path of a corrected-labels CSV (mnist_core.corrections); never from a visitor
     recipe: str = ""  # name of the preset this config started from, for display only
     workers: int = 1  # processes for DistributedDataParallel training
+    validation: int = 0  # training images held out (seeded, stratified) to fit a temperature on; 0: none
 
     def validate(self, known_data: list[str] | None = None, known_models: list[str] | None = None) -> TrainConfig:
         """Raise ConfigError naming the first bad field; return self when all is well."""
@@ -89,6 +90,8 @@ class TrainConfig:
              f"must be in [0, 1), got {shown(self.label_smoothing)}")
         need(_is_int(self.workers) and self.workers >= 1, "workers",
              f"must be an integer >= 1, got {shown(self.workers)}")
+        need(_is_int(self.validation) and self.validation >= 0, "validation",
+             f"must be an integer >= 0 (training images to hold out), got {shown(self.validation)}")
         for name in ("shuffle", "normalize", "augment"):
             value = getattr(self, name)
             need(isinstance(value, bool), name, f"must be true or false, got {shown(value)}")

@@ -17,7 +17,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_core import runs
+from mnist_core import run_probs, runs
+from mnist_core.calibration import fit_temperature
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
 from mnist_core.distributed import LOCAL, DistContext, launched_by_torchrun, max_workers, setup, teardown
@@ -58,13 +59,16 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
         runs.set_status(run_dir, "running", pid=os.getpid())
     try:
         dataset = load_training_data(config, data_dir)
+        per_epoch = []  # the test probabilities after each epoch, for the Probabilities page's epoch slider
         for event in train(config, dataset, should_stop=stop, dist=dist):
             on_event(event)
             runs.append_event(run_dir, event)
+            if event["type"] == "epoch":
+                per_epoch.append(event["test_probs"].half())
             if event["type"] == "finished":
+                save_run_probs(run_dir, event, dataset.test_labels, per_epoch)
                 runs.save_checkpoint(run_dir / "model.pt", event["model"],
                                      checkpoint_meta(config, dataset.class_names, event))
-                runs.save_probs(run_dir, event["test_probs"], dataset.test_labels)
                 return runs.set_status(run_dir, "finished", test_accuracy=event["test_accuracy"],
                                        duration=event["duration"])
             if event["type"] in ("failed", "cancelled"):
@@ -75,6 +79,16 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
     except Exception as exc:
         prefix = f"rank 0 of {dist.world_size}: " if dist.enabled else ""
         return _record_end(run_dir, on_event, "failed", f"{prefix}{type(exc).__name__}: {exc}")
+
+
+def save_run_probs(run_dir: Path, final: dict, test_labels, per_epoch: list) -> None:
+    """probs.pt, epoch_probs.pt and, with a validation split, its probabilities and fitted temperature
+    (written before model.pt, whose modification time keys the dashboard's caches)."""
+    runs.save_probs(run_dir, final["test_probs"], test_labels)
+    run_probs.save_epoch_probs(run_dir, per_epoch, test_labels)
+    if "val_probs" in final:
+        temperature = fit_temperature(final["val_probs"].numpy(), final["val_labels"].numpy())
+        run_probs.save_validation(run_dir, final["val_probs"], final["val_labels"], temperature)
 
 
 def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, error: str) -> dict:

@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-shuffle", action="store_true", help="keep the data order fixed (as the notebook)")
+    p.add_argument("--validation", type=int, default=0, metavar="N",
+                   help="hold out N training images (seeded, stratified) to calibrate the probabilities on; "
+                        "default 0: train on all, as the notebook")
     p.add_argument("--label-corrections", default="", help="CSV of corrected labels (see mnist_core.review)")
     p.add_argument("--data-dir", default=str(default_data_dir()))
     p.add_argument("--runs-dir", default=str(runs.default_runs_dir()))
@@ -54,7 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
     config = apply_recipe(TrainConfig(data=args.data, seed=args.seed, device=args.device,
-                                      label_corrections=args.label_corrections), args.recipe)
+                                      label_corrections=args.label_corrections, validation=args.validation),
+                          args.recipe)
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                  "optimizer": args.optimizer, "model": args.model}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})

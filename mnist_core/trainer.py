@@ -5,8 +5,9 @@ normalised on the fly; the order is reshuffled every epoch from the config's see
 
 Events (dicts, `type` first):
     batch     epoch, batch, batches, loss (running mean this epoch), elapsed
-    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed
-    finished  test_accuracy, test_loss, duration, plus `model` and `test_probs` (not written to disk)
+    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed, plus `test_probs` (not in the JSON)
+    finished  test_accuracy, test_loss, duration, plus `model`, `test_probs` and, with config.validation > 0,
+              `val_probs` and `val_labels` of the held-out training images (not written to metrics.jsonl)
     failed    error
     cancelled epoch, batch
 
@@ -27,6 +28,7 @@ from mnist_core.data import Dataset, normalization, to_model_input
 from mnist_core.distributed import LOCAL, DistContext
 from mnist_core.model import make_net
 from mnist_core.predict import evaluate
+from mnist_core.run_probs import stratified_holdout
 
 
 def resolve_device(name: str) -> torch.device:
@@ -75,7 +77,11 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
     optimizer = make_optimizer(config, model)
     mixed = autocast(device)
     mean, std = normalization(config.normalize)
-    images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
+    images, labels = dataset.train_images, dataset.train_labels
+    if config.validation:  # held out before anything trains on it; the notebook recipe (0) is untouched
+        keep, held = stratified_holdout(labels, config.validation, config.seed)
+        val_images, val_labels, images, labels = images[held], labels[held], images[keep], labels[keep]
+    images, labels = images.to(device), labels.to(device)
     n, bs = len(labels), dist.local_batch_size(config.batch_size)
     steps = math.ceil(dist.shard_size(n) / bs)
     scheduler = None
@@ -123,6 +129,11 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
         loss_sum = dist.mean(loss_sum)
         yield {"type": "epoch", "epoch": epoch, "epochs": config.epochs, "train_loss": loss_sum.item() / steps,
                "test_loss": metrics["loss"], "test_accuracy": metrics["accuracy"],
-               "elapsed": time.perf_counter() - start}
+               "elapsed": time.perf_counter() - start, "test_probs": probs}
+    held_out = {}
+    if config.validation:
+        held_out = {"val_probs": dist.predict_proba(model, val_images, mean, std, device=device),
+                    "val_labels": val_labels}
     yield {"type": "finished", "test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"],
-           "duration": time.perf_counter() - start, "model": dist.unwrap(model), "test_probs": probs}
+           "duration": time.perf_counter() - start, "model": dist.unwrap(model), "test_probs": probs,
+           **held_out}

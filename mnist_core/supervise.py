@@ -72,6 +72,9 @@ def record_outcome(run_dir: Path, failures: dict, workers: int, problem: str = "
         return 1
     error = "; ".join(p for p in parts if p) or "the training processes exited without recording a result"
     runs.append_event(run_dir, {"type": "failed", "error": error})
-    runs.end_run(run_dir, "failed", error=error)
+    if rank0_reported:  # amend rank 0's failure with what only the supervisor knows
+        runs.set_status(run_dir, "failed", expect={"status": "failed", "error": reported}, error=error)
+    else:
+        runs.end_run(run_dir, "failed", error=error)
     print(f"failed: {error}", file=sys.stderr)
     return 1

@@ -175,6 +175,6 @@ def test_reaped_worker_is_no_zombie():
     proc = subprocess.Popen(["true"])
     procs.reap_when_done(proc)
     deadline = time.monotonic() + 5
-    while Path(f"/proc/{proc.pid}").exists() and time.monotonic() < deadline:
+    while (Path(f"/proc/{proc.pid}").exists() or proc.returncode is None) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{proc.pid}").exists() and proc.returncode == 0

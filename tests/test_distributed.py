@@ -187,12 +187,18 @@ def test_dead_rank_fails_the_dashboard_run_with_the_reason(data_dir, tmp_path, m
     assert left == {"config.json", "status.json", "metrics.jsonl", "worker.log"}  # no checkpoint, no temp file
 
 
-@pytest.mark.slow
-def test_dashboard_run_on_two_processes_shows_and_cancels_like_any_run(data_dir, tmp_path):
+def _training_on_two_processes(data_dir: Path, tmp_path: Path) -> tuple[Path, int, float]:
+    """A long 2-process dashboard run that has logged its first batch: (run dir, supervisor pid, deadline)."""
     run_dir = start_worker(TrainConfig(data=SUBSET, epochs=50, device="cpu", workers=2), tmp_path, data_dir)
     supervisor, deadline = runs.read_json(run_dir / "status.json")["pid"], time.monotonic() + 240
     while not events_of(run_dir, "batch") and time.monotonic() < deadline:
         time.sleep(0.3)
+    return run_dir, supervisor, deadline
+
+
+@pytest.mark.slow
+def test_dashboard_run_on_two_processes_shows_and_cancels_like_any_run(data_dir, tmp_path):
+    run_dir, supervisor, deadline = _training_on_two_processes(data_dir, tmp_path)
     assert runs.read_run(run_dir).status == "running" and process_alive(supervisor)
     runs.request_cancel(run_dir)
     while process_alive(supervisor) and time.monotonic() < deadline:
@@ -208,10 +214,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.slow
 def test_a_sigkilled_supervisor_takes_its_ranks_and_the_run_stays_failed(data_dir, tmp_path):
-    run_dir = start_worker(TrainConfig(data=SUBSET, epochs=50, device="cpu", workers=2), tmp_path, data_dir)
-    supervisor, deadline = runs.read_json(run_dir / "status.json")["pid"], time.monotonic() + 240
-    while not events_of(run_dir, "batch") and time.monotonic() < deadline:
-        time.sleep(0.3)
+    run_dir, supervisor, _ = _training_on_two_processes(data_dir, tmp_path)
     ranks = [pid for pid in _children(supervisor) if b"mnist_core.launch" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(ranks) == 2 and all(process_alive(pid) for pid in ranks)
     os.kill(supervisor, signal.SIGKILL)

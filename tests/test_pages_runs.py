@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from mounts import mounted
 from page_fixtures import make_finished_run
 from streamlit.testing.v1 import AppTest
 
@@ -52,11 +53,7 @@ def test_a_broken_run_folder_breaks_no_page_and_can_be_deleted(healthy, tmp_path
     broken = _copy_run(good, runs_dir, "20991231-235959-dead")  # newest: it would be the default
     (broken / "status.json").write_text('{"status": "finished", "test_accura')
     at = _app(monkeypatch, data_dir, runs_dir)
-    for page in PAGES:
-        at.switch_page(page).run()
-        assert not at.exception, page
-    at.switch_page("app_pages/train.py").run()
-    table = at.dataframe[0].value
+    table = _visit_every_page(at)
     row = table[table["run"] == broken.name].iloc[0]
     assert row["status"] == runs.BROKEN and row["problem"].startswith("broken run folder: status.json is not valid")
     assert at.sidebar.selectbox(key="sidebar_run").value == good.name  # the pages skip it
@@ -84,19 +81,18 @@ def test_a_read_only_runs_folder_still_shows_every_page(healthy, tmp_path, monke
     orphan = runs.create_run(writable, TrainConfig(data="mnist-sample"))
     runs.set_status(orphan, "running", pid=_dead_pid(), pid_start="gone:1")
     (read_only := tmp_path / "ro").mkdir()
-    done = subprocess.run(["mount", "--bind", "-o", "ro", str(writable), str(read_only)], capture_output=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount here: {done.stderr.decode().strip()}")
-    try:
-        at = _app(monkeypatch, data_dir, read_only)
-        for page in PAGES:
-            at.switch_page(page).run()
-            assert not at.exception, page
-        at.switch_page("app_pages/train.py").run()
-        table = at.dataframe[0].value
+    with mounted("--bind", "-o", "ro", str(writable), str(read_only)):
+        table = _visit_every_page(_app(monkeypatch, data_dir, read_only))
         assert table.set_index("run").loc[orphan.name, "status"] == "failed"
-    finally:
-        subprocess.run(["umount", "-l", str(read_only)], check=True)
+
+
+def _visit_every_page(at):
+    """Open every page (none may raise), then the Train page; its runs table (a DataFrame)."""
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, page
+    at.switch_page("app_pages/train.py").run()
+    return at.dataframe[0].value
 
 
 def _dead_pid() -> int:

@@ -3,8 +3,7 @@ reused by an unrelated live process, cancel requests that arrive late.
 
     python -m pytest -q tests/test_run_lifecycle.py
 
-The read-only and full-disk tests mount a read-only bind mount and a tiny tmpfs (the tests run as root, for
-whom chmod changes nothing); where mounting is not allowed they are skipped, saying so.
+The read-only and full-disk tests mount a read-only bind mount and a tiny tmpfs (tests/mounts.py).
 """
 from __future__ import annotations
 
@@ -14,10 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from mounts import mounted
 
 from mnist_core import procs, runs
 from mnist_core.config import TrainConfig
@@ -106,17 +105,6 @@ def test_a_broken_run_is_listed_with_its_reason_and_can_be_deleted(runs_dir, cas
     assert not broken.exists() and [r.run_id for r in runs.list_runs(runs_dir)] == [good.name]
 
 
-@contextmanager
-def _mounted(*args: str) -> Iterator[None]:
-    done = subprocess.run(["mount", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount here ({done.stderr.strip()}): needs root with CAP_SYS_ADMIN")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", args[-1]], check=True)
-
-
 def _dead_workers_run(runs_dir: Path) -> Path:
     proc = subprocess.Popen(["true"])
     proc.wait()
@@ -129,7 +117,7 @@ def test_a_read_only_runs_folder_is_still_listed(tmp_path):
     finished = runs.create_run(writable, TrainConfig(data="mnist-sample"))
     runs.set_status(finished, "finished", test_accuracy=0.9)
     (read_only := tmp_path / "ro").mkdir()
-    with _mounted("--bind", "-o", "ro", str(writable), str(read_only)):
+    with mounted("--bind", "-o", "ro", str(writable), str(read_only)):
         with pytest.raises(OSError, match="Read-only file system"):  # the mount really refuses writes
             (read_only / "probe").write_text("x")
         listed = {r.run_id: r for r in runs.list_runs(read_only)}
@@ -140,7 +128,7 @@ def test_a_read_only_runs_folder_is_still_listed(tmp_path):
 def test_a_full_disk_does_not_break_reading(tmp_path):
     full = tmp_path / "full"
     full.mkdir()
-    with _mounted("-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)):
+    with mounted("-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)):
         dead = _dead_workers_run(full / "runs")
         fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
         with pytest.raises(OSError, match="No space left"):

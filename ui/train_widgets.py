@@ -84,7 +84,7 @@ def watched_run() -> runs.RunInfo | None:
     all_runs = runs.list_runs(state.runs_dir())
     wanted = st.session_state.get("train_watch")
     for r in all_runs:
-        if r.run_id == wanted:
+        if r.run_id == wanted and r.status != runs.BROKEN:  # a broken run has no config to show progress of
             return r
     running = next((r for r in all_runs if r.status == "running"), None)
     if running is not None:

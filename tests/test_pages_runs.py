@@ -118,3 +118,15 @@ def test_a_diverged_run_is_flagged_and_never_the_default(healthy, tmp_path, monk
     assert at.sidebar.selectbox(key="sidebar_run").value is None
     at.switch_page("app_pages/predictions.py").run()
     assert not at.exception and "every finished run carries a warning" in _texts(at)
+
+
+def test_the_watched_run_breaking_does_not_break_the_train_page(healthy, tmp_path, monkeypatch):
+    data_dir, good = healthy
+    run_dir = _copy_run(good, tmp_path / "runs")
+    at = _app(monkeypatch, data_dir, tmp_path / "runs")
+    at.session_state["train_watch"] = run_dir.name  # as after starting it from this page
+    at.run()
+    assert any(run_dir.name in h.value for h in at.subheader)
+    (run_dir / "config.json").write_text("{")
+    at.run()
+    assert not at.exception and not any(run_dir.name in h.value for h in at.subheader)

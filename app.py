@@ -37,13 +37,17 @@ with st.sidebar:
     if finished:
         ids = [r.run_id for r in finished]
         labels = {r.run_id: run_label(r) for r in finished}
-        current = selected_run()
+        current = selected_run()  # None when every finished run did not learn: none is the default then
         if st.session_state.get("sidebar_run") not in ids:  # e.g. that run was deleted: start from `current`
             st.session_state.pop("sidebar_run", None)
-        choice = st.selectbox("Model (run)", ids, index=ids.index(current.run_id), format_func=labels.get,
-                              key="sidebar_run", help="The trained run the other pages show; newest first.")
-        st.session_state[RUN_KEY] = choice
-        st.query_params["run"] = choice  # keeps the view shareable as a link
+        choice = st.selectbox("Model (run)", ids, index=ids.index(current.run_id) if current else None,
+                              format_func=labels.get, key="sidebar_run", placeholder="Choose a run",
+                              help="The trained run the other pages show; newest first.")
+        if choice is not None:
+            st.session_state[RUN_KEY] = choice
+            st.query_params["run"] = choice  # keeps the view shareable as a link
+            if warning := next(r.warning for r in finished if r.run_id == choice):
+                st.warning(warning, icon=":material/warning:")
     else:
         st.caption("No trained model yet: start one on the Train page.")
     reviewer_sidebar()

@@ -6,7 +6,11 @@ trainer's events into metrics.jsonl, and ends with a checkpoint, cached probabil
     python -m mnist_core.launch RUN_DIR DATA_DIR    # the worker the dashboard starts (not for people)
 
 With config.workers > 1 the worker is a supervisor (mnist_core.supervise) that starts that many ranks of
-this same module under torchrun's agent; each rank joins the process group (mnist_core.distributed).
+this same module under torchrun's agent; each rank joins the process group (mnist_core.distributed) and is
+killed by the kernel if the supervisor dies.
+
+At most `MNIST_MAX_JOBS` dashboard runs train at once (default: one per 2 cores and 2 GiB of memory, so 1 on
+a 2-core machine); `start_worker` refuses one more, naming the running ones, under a lock on the runs folder.
 """
 from __future__ import annotations
 
@@ -17,13 +21,20 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_core import run_probs, runs
+from mnist_core import procs, run_probs, runs
 from mnist_core.calibration import fit_temperature
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
 from mnist_core.distributed import LOCAL, DistContext, launched_by_torchrun, max_workers, setup, teardown
+from mnist_core.health import run_health
 from mnist_core.supervise import supervise
 from mnist_core.trainer import train
+
+MAX_JOBS_ENV = "MNIST_MAX_JOBS"
+
+
+class JobLimitError(ValueError):
+    """The server already trains as many runs as MNIST_MAX_JOBS allows; the message names them."""
 
 
 def checkpoint_meta(config: TrainConfig, class_names: list[str], final: dict) -> dict:
@@ -56,7 +67,7 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
     run_dir = Path(run_dir)
     stop = should_stop or (lambda: runs.cancel_requested(run_dir))
     if not dist.enabled:  # a multi-process run keeps the pid of the process that started the job
-        runs.set_status(run_dir, "running", pid=os.getpid())
+        runs.set_status(run_dir, "running", expect={"status": "running"}, **procs.identity(os.getpid()))
     try:
         dataset = load_training_data(config, data_dir)
         per_epoch = []  # the test probabilities after each epoch, for the Probabilities page's epoch slider
@@ -69,11 +80,12 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
                 save_run_probs(run_dir, event, dataset.test_labels, per_epoch)
                 runs.save_checkpoint(run_dir / "model.pt", event["model"],
                                      checkpoint_meta(config, dataset.class_names, event))
-                return runs.set_status(run_dir, "finished", test_accuracy=event["test_accuracy"],
-                                       duration=event["duration"])
+                warning = run_health(runs.read_events(run_dir), event["test_accuracy"], dataset.num_classes)
+                return runs.end_run(run_dir, "finished", test_accuracy=event["test_accuracy"],
+                                    duration=event["duration"], num_classes=dataset.num_classes, warning=warning)
             if event["type"] in ("failed", "cancelled"):
-                return runs.set_status(run_dir, event["type"], error=event.get("error"))
-        return runs.set_status(run_dir, "failed", error="training ended without a final event")
+                return runs.end_run(run_dir, event["type"], error=event.get("error"))
+        return runs.end_run(run_dir, "failed", error="training ended without a final event")
     except KeyboardInterrupt:  # Ctrl-C in the CLI: the person stopped it, nothing broke
         return _record_end(run_dir, on_event, "cancelled", "interrupted")
     except Exception as exc:
@@ -95,7 +107,7 @@ def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, erro
     event = {"type": kind, "error": error}
     on_event(event)
     runs.append_event(run_dir, event)
-    return runs.set_status(run_dir, kind, error=error)
+    return runs.end_run(run_dir, kind, error=error)
 
 
 def _follow_training(config: TrainConfig, data_dir: Path | str, dist: DistContext) -> dict:
@@ -109,26 +121,57 @@ def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str
     """Create the run folder and train in a detached process that outlives the page (and the browser tab).
 
     With config.workers > 1 that process supervises config.workers training processes (see `supervise`).
+    Raises JobLimitError when MNIST_MAX_JOBS runs are training already.
     """
     config.validate(known_data=list_data_sources(data_dir))
     limit = max_workers(config.device)
     if config.workers > limit:
         raise ConfigError("workers", f"at most {limit} training processes fit this machine (one per GPU, "
                                      f"or one per CPU core without GPUs), got {config.workers}")
-    run_dir = runs.create_run(runs_dir, config)
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    with runs.folder_lock(runs_dir):  # two sessions starting at once: one counts the other's run
+        _check_job_limit(runs_dir)
+        run_dir = runs.create_run(runs_dir, config)  # "running" with our pid until the worker's is known
+        proc = _spawn_worker(run_dir, data_dir)
+        # From now on a dead worker means a failed run, even if it dies before writing its own pid. Only while
+        # still "running": a tiny run may already have finished, and its final status must stay.
+        runs.set_status(run_dir, "running", expect={"status": "running"}, **procs.identity(proc.pid))
+    procs.reap_when_done(proc)
+    return run_dir
+
+
+def max_jobs() -> int:
+    """MNIST_MAX_JOBS, else what the machine holds: a run per 2 cores and per 2 GiB (a worker took 756 MB)."""
+    text = os.environ.get(MAX_JOBS_ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"{MAX_JOBS_ENV} must be a whole number >= 1, got {text!r}")
+        return int(text)
+    memory_gib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    return max(1, min(max_workers("cpu") // 2, int(memory_gib // 2)))
+
+
+def _check_job_limit(runs_dir: Path) -> None:
+    running = [r for r in runs.list_runs(runs_dir) if r.status == "running"]
+    limit = max_jobs()
+    if len(running) >= limit:
+        names = ", ".join(f"{r.run_id} ({r.config.get('data')}, started {r.created})" for r in running)
+        raise JobLimitError(f"This server already trains {len(running)} run{'s' if len(running) > 1 else ''}, "
+                            f"its limit ({MAX_JOBS_ENV}={limit}): {names}. Start yours when one has finished "
+                            "or been cancelled.")
+
+
+def _spawn_worker(run_dir: Path, data_dir: Path | str) -> subprocess.Popen:
     args = [str(run_dir.resolve()), str(Path(data_dir).resolve())]  # absolute: the worker runs from the repo root
     try:
         with open(run_dir / "worker.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "mnist_core.launch", *args],
+            return subprocess.Popen([sys.executable, "-m", "mnist_core.launch", *args],
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
     except OSError as exc:  # else the run would look "running" (with our pid) for as long as we live
         runs.set_status(run_dir, "failed", error=f"could not start the training worker: {exc}")
         raise
-    # From now on a dead worker means a failed run, even if it dies before writing its own pid. Only while
-    # still "running": a tiny run may already have finished, and its final status must stay.
-    runs.set_status(run_dir, "running", expect={"status": "running"}, pid=proc.pid)
-    return run_dir
 
 
 def main(argv: list[str]) -> int:
@@ -140,6 +183,8 @@ def main(argv: list[str]) -> int:
         return 1
     if config.workers > 1 and not launched_by_torchrun():
         return supervise(run_dir, data_dir, config.workers)
+    if launched_by_torchrun() and os.environ.get(procs.SUPERVISOR_ENV, "").isdigit():
+        procs.die_with_parent(int(os.environ[procs.SUPERVISOR_ENV]))
     dist = LOCAL
     try:
         dist = setup(config.device) if launched_by_torchrun() else LOCAL

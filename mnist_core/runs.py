@@ -3,11 +3,12 @@ metrics.jsonl, which is appended line by line and read back skipping a half-writ
 
 <runs dir>/<run id>/            run id: YYYYmmdd-HHMMSS-xxxx
     config.json     TrainConfig
-    status.json     {"status": running|finished|failed|cancelled, "pid", "created", "error", "test_accuracy", ...}
+    status.json     {"status": running|finished|failed|cancelled, "pid", "pid_start", "created", "error",
+                     "test_accuracy", "warning", ...}
     metrics.jsonl   one event per line, appended as training goes
     model.pt        checkpoint: state_dict plus metadata (architecture, classes, normalisation, metrics)
     probs.pt        cached test-set probabilities (N, C) and labels (N,)
-    cancel          present when a cancel was asked for
+    cancel          present while a cancel asked for is pending (removed when the run ends)
     worker.log      output of the detached worker (dashboard runs only)
 """
 from __future__ import annotations
@@ -23,24 +24,25 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from mnist_core import procs
 from mnist_core.checkpoint import CheckpointError, checkpoint_bytes, read_checkpoint
 from mnist_core.config import TrainConfig
-
-STATUSES = ("running", "finished", "failed", "cancelled")
-
-
-class RunStoreError(RuntimeError):
-    """A run folder or checkpoint is missing or unreadable; the message says which and why."""
-
-
-def default_runs_dir() -> Path:
-    return Path(os.environ.get("MNIST_RUNS_DIR", "runs"))
+from mnist_core.run_read import (  # noqa: F401  reading lives in run_read (it never writes); same API here
+    BROKEN,
+    DEAD_WORKER,
+    STATUSES,
+    RunInfo,
+    RunStoreError,
+    default_runs_dir,
+    is_run_folder,
+    list_runs,
+    read_run,
+)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -76,7 +78,7 @@ def create_run(runs_dir: Path | str, config: TrainConfig, run_id: str | None = N
     run_dir = Path(runs_dir) / (run_id or new_run_id())
     run_dir.mkdir(parents=True, exist_ok=False)
     write_json_atomic(run_dir / "config.json", config.to_dict())
-    set_status(run_dir, "running", created=_now(), created_ns=time.time_ns(), pid=os.getpid())
+    set_status(run_dir, "running", created=_now(), created_ns=time.time_ns(), **procs.identity(os.getpid()))
     return run_dir
 
 
@@ -89,22 +91,39 @@ def set_status(run_dir: Path, status: str, *, expect: dict | None = None, **fiel
 
     With `expect`, only when status.json still holds those values (e.g. {"status": "running"}): the worker
     and the dashboard both write here, and neither may overwrite what the other wrote in the meantime.
+    A final status removes a pending cancel request in the same locked step (see request_cancel).
     """
+    return _update_status(run_dir, status, lambda current: not expect or all(
+        current.get(k) == v for k, v in expect.items()), fields)
+
+
+def end_run(run_dir: Path, status: str, **fields) -> dict:
+    """Write a final status only over "running" with its worker alive: a run already ended, or whose worker
+    (the supervisor of a multi-process run) died and which readers therefore show as failed, keeps that
+    ending. Returns status.json as it now is."""
+    return _update_status(run_dir, status, lambda current: current.get("status") == "running"
+                          and procs.worker_alive(current), fields)
+
+
+def _update_status(run_dir: Path, status: str, allowed, fields: dict) -> dict:
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
-    with _status_lock(Path(run_dir)):
+    with folder_lock(Path(run_dir)):
         current = read_json(Path(run_dir) / "status.json", default={})
-        if expect and any(current.get(k) != v for k, v in expect.items()):
+        if not allowed(current):
             return current
         current.update(fields, status=status, updated=_now())
         write_json_atomic(Path(run_dir) / "status.json", current)
+        if status != "running":
+            (Path(run_dir) / "cancel").unlink(missing_ok=True)
     return current
 
 
 @contextmanager
-def _status_lock(run_dir: Path) -> Iterator[None]:
-    """An exclusive lock on the run folder between processes, for status.json's read-modify-write."""
-    fd = os.open(run_dir, os.O_RDONLY)
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on a folder between processes: a run folder for status.json's read-modify-write,
+    the runs folder for counting running jobs before starting one (mnist_core.launch)."""
+    fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -153,77 +172,28 @@ def read_events(run_dir: Path) -> list[dict]:
     return events
 
 
-@dataclass
-class RunInfo:
-    run_id: str
-    path: Path
-    status: str
-    config: dict
-    created: str
-    test_accuracy: float | None
-    duration: float | None
-    error: str | None
-    created_ns: int = 0  # orders runs created within the same second (`created` is for display)
-
-
-def read_run(run_dir: Path) -> RunInfo:
-    run_dir = Path(run_dir)
-    status = read_json(run_dir / "status.json", default=None)
-    config = read_json(run_dir / "config.json", default=None)
-    if status is None or config is None:
-        raise RunStoreError(f"{run_dir} is not a run folder (config.json or status.json is missing)")
-    if not isinstance(status, dict) or not isinstance(config, dict):
-        raise RunStoreError(f"{run_dir} is not a run folder (config.json or status.json is not a JSON object)")
-    state = status.get("status", "failed")
-    if state == "running" and not _process_alive(status.get("pid")):
-        status = set_status(run_dir, "failed", expect={"status": "running", "pid": status.get("pid")},
-                            error="the training worker stopped unexpectedly")
-        state = status["status"]  # unchanged when the worker finished or another took over meanwhile
-    return RunInfo(run_dir.name, run_dir, state, config, status.get("created", ""),
-                   status.get("test_accuracy"), status.get("duration"), status.get("error"),
-                   status.get("created_ns") or 0)
-
-
-def _process_alive(pid) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited child not yet reaped) is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
-    except OSError:
-        return True
-
-
-def list_runs(runs_dir: Path | str | None = None) -> list[RunInfo]:
-    """All readable runs, newest first; folders that are not runs are skipped."""
-    root = Path(runs_dir if runs_dir is not None else default_runs_dir())
-    runs = []
-    for child in root.iterdir() if root.is_dir() else []:
-        if child.is_dir() and (child / "config.json").is_file():
-            try:
-                runs.append(read_run(child))
-            except RunStoreError:
-                continue
-    return sorted(runs, key=lambda r: (r.created, r.created_ns, r.run_id), reverse=True)
-
-
 def delete_run(run_dir: Path) -> None:
     """Remove a run folder; a run whose worker is still training must be cancelled first."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise RunStoreError(f"{run_dir} is not a run folder")
+    if not is_run_folder(run_dir):
+        raise RunStoreError(f"Run {run_dir.name} is not a run folder")
     if read_run(run_dir).status == "running":
         raise RunStoreError(f"Run {run_dir.name} is still training: cancel it first, then delete it")
     shutil.rmtree(run_dir)
 
 
-def request_cancel(run_dir: Path) -> None:
-    write_bytes_atomic(Path(run_dir) / "cancel", b"")
+def request_cancel(run_dir: Path) -> bool:
+    """Ask a running run to stop; False (nothing written) when it has already ended.
+
+    Under the status lock, so a cancel either reaches the worker, which then ends the run as cancelled, or
+    arrives after the final status and writes nothing: no cancel file outlives its run (see _update_status).
+    """
+    with folder_lock(Path(run_dir)):
+        status = read_json(Path(run_dir) / "status.json", default={})
+        if not isinstance(status, dict) or status.get("status") != "running" or not procs.worker_alive(status):
+            return False
+        write_bytes_atomic(Path(run_dir) / "cancel", b"")
+    return True
 
 
 def cancel_requested(run_dir: Path) -> bool:
@@ -258,7 +228,26 @@ def load_probs(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
     except FileNotFoundError as exc:
         raise RunStoreError(f"Run {Path(run_dir).name} has no test probabilities (did it finish?)") from exc
     except Exception as exc:
-        raise RunStoreError(f"{path} is unreadable ({type(exc).__name__}: {exc})") from exc
+        raise RunStoreError(f"Run {Path(run_dir).name}: probs.pt is unreadable ({type(exc).__name__})") from exc
     if not isinstance(blob, dict) or not all(isinstance(blob.get(k), torch.Tensor) for k in ("probs", "labels")):
-        raise RunStoreError(f"{path} is not a probabilities file: expected tensors 'probs' and 'labels'")
-    return blob["probs"], blob["labels"]
+        raise RunStoreError(f"Run {Path(run_dir).name}: probs.pt is not a probabilities file: "
+                            "expected tensors 'probs' and 'labels'")
+    probs, labels = blob["probs"], blob["labels"]
+    problem = _probs_problem(probs, labels)
+    if problem:
+        raise RunStoreError(f"Run {Path(run_dir).name}: probs.pt {problem}")
+    return probs.float(), labels.long()
+
+
+def _probs_problem(probs: torch.Tensor, labels: torch.Tensor) -> str:
+    """What makes (probs, labels) unusable for the review pages, or ''."""
+    if probs.dim() != 2 or labels.dim() != 1 or len(probs) != len(labels) or probs.shape[1] < 1:
+        return (f"has the wrong shape: probabilities {tuple(probs.shape)} and labels {tuple(labels.shape)}, "
+                "expected (N, classes) and (N,)")
+    if not probs.is_floating_point() or labels.is_floating_point() or labels.dtype == torch.bool:
+        return f"has the wrong types: {probs.dtype} probabilities, {labels.dtype} labels"
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= probs.shape[1]):
+        return f"has labels outside 0..{probs.shape[1] - 1}"
+    if not bool(torch.isfinite(probs).all()):
+        return "has non-finite probabilities"
+    return ""

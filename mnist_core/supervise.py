@@ -5,6 +5,8 @@ The dashboard's detached worker (`python -m mnist_core.launch RUN_DIR DATA_DIR`,
 worker on this machine (rendezvous on a free localhost port). Rank 0 writes the run. When a rank dies, the
 agent stops the others (SIGTERM, then SIGKILL after 30 s), and rank 0 may be gone before it could record
 anything, so the supervisor, whose pid status.json holds, marks the run failed saying which rank ended how.
+Each rank asks the kernel to kill it when the supervisor dies (procs.die_with_parent): a SIGKILLed supervisor
+takes its ranks with it, and its run reads as failed (its worker is dead) and stays so.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from mnist_core import runs
+from mnist_core import procs, runs
 from mnist_core.distributed import max_workers
 
 
@@ -24,6 +26,7 @@ def supervise(run_dir: Path, data_dir: Path, workers: int) -> int:
 
     # torchrun would give each rank 1 thread; share this machine's cores out instead
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, max_workers("cpu") // workers)))
+    os.environ[procs.SUPERVISOR_ENV] = str(os.getpid())  # the ranks' parent: they die with it
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=workers, run_id=Path(run_dir).name,
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0)
     failures: dict = {}
@@ -69,6 +72,9 @@ def record_outcome(run_dir: Path, failures: dict, workers: int, problem: str = "
         return 1
     error = "; ".join(p for p in parts if p) or "the training processes exited without recording a result"
     runs.append_event(run_dir, {"type": "failed", "error": error})
-    runs.set_status(run_dir, "failed", error=error)
+    if rank0_reported:  # amend rank 0's failure with what only the supervisor knows
+        runs.set_status(run_dir, "failed", expect={"status": "failed", "error": reported}, error=error)
+    else:
+        runs.end_run(run_dir, "failed", error=error)
     print(f"failed: {error}", file=sys.stderr)
     return 1

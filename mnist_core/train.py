@@ -139,7 +139,7 @@ def train_into_run(config: TrainConfig, args: argparse.Namespace, dist: DistCont
         status = run_training(config, run_dir, args.data_dir, on_event=ProgressPrinter(config.epochs),
                               should_stop=lambda: False, dist=dist)
     except KeyboardInterrupt:
-        status = runs.set_status(run_dir, "cancelled", error="interrupted")
+        status = runs.end_run(run_dir, "cancelled", error="interrupted")
     if status["status"] != "finished":
         print(f"error: run {status['status']}: {status.get('error')}  (run folder: {run_dir})", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ Events (dicts, `type` first):
     finished  test_accuracy, test_loss, duration, plus `model`, `test_probs` and, with config.validation > 0,
               `val_probs` and `val_labels` of the held-out training images (not written to metrics.jsonl)
     failed    error
-    cancelled epoch, batch
+    cancelled epoch, batch (the batches of that epoch actually trained)
 
 Under torchrun, `dist` (see mnist_core.distributed) shards each epoch over the ranks, all-reduces the
 gradients (DistributedDataParallel) and gathers the test probabilities; every rank yields the same events.
@@ -67,9 +67,25 @@ def random_shift(x: torch.Tensor, fill: float, max_shift: int = 2,
     return windows[torch.arange(b, device=x.device), :, dy, dx]  # (B, C, H, W): one gather, not B slices
 
 
+EVAL_CHUNK = 2048  # test images between two cancel checks while evaluating (a multiple of predict's 512)
+
+
+def _predict_or_stop(dist: DistContext, model, images: torch.Tensor, mean: float, std: float, device,
+                     should_stop: Callable[[], bool]) -> torch.Tensor | None:
+    """The test-set probabilities, or None once should_stop() is true: a cancel lands within a chunk's time
+    (a fraction of a second) even when the whole evaluation takes seconds."""
+    parts = []
+    for start in range(0, max(len(images), 1), EVAL_CHUNK):
+        if should_stop():
+            return None
+        parts.append(dist.predict_proba(model, images[start:start + EVAL_CHUNK], mean, std, device=device))
+    return torch.cat(parts)
+
+
 def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool] = lambda: False,
           events_per_epoch: int = 50, dist: DistContext = LOCAL) -> Iterator[dict]:
-    """Train config.model on dataset; yield events. Stops between batches when should_stop() is true."""
+    """Train config.model on dataset; yield events. Stops between batches, between evaluation chunks and
+    before the final event when should_stop() is true."""
     torch.manual_seed(config.seed)
     device = dist.device or resolve_device(config.device)
     model = dist.wrap(make_net(config.model, dataset.num_classes).to(device))
@@ -120,7 +136,10 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
             if should_stop():
                 yield {"type": "cancelled", "epoch": epoch, "batch": step + 1}
                 return
-        probs = dist.predict_proba(model, dataset.test_images, mean, std, device=device)
+        probs = _predict_or_stop(dist, model, dataset.test_images, mean, std, device, should_stop)
+        if probs is None:
+            yield {"type": "cancelled", "epoch": epoch, "batch": steps}
+            return
         metrics = evaluate(probs, dataset.test_labels)
         if not math.isfinite(metrics["loss"]):  # the weights broke after the last checked batch loss
             yield {"type": "failed", "error": f"test predictions became non-finite after epoch {epoch}: "
@@ -134,6 +153,9 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
     if config.validation:
         held_out = {"val_probs": dist.predict_proba(model, val_images, mean, std, device=device),
                     "val_labels": val_labels}
+    if should_stop():  # a cancel during the last evaluation wins over finishing
+        yield {"type": "cancelled", "epoch": config.epochs - 1, "batch": steps}
+        return
     yield {"type": "finished", "test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"],
            "duration": time.perf_counter() - start, "model": dist.unwrap(model), "test_probs": probs,
            **held_out}

@@ -17,7 +17,7 @@ import pytest
 import streamlit.config
 
 from mnist_core.archive import Limits
-from mnist_core.transfer import MAX_MODEL_BYTES
+from mnist_core.checkpoint import max_checkpoint_bytes
 from tests.browser.harness import free_port, kill_group, wait_healthy
 from ui.state import loading_message
 
@@ -111,7 +111,7 @@ def test_streamlit_config_uses_real_options_and_fits_the_upload_limits():
     names = [f"{section}.{key}" for section, values in config.items() for key in values]
     assert [n for n in names if n not in known] == []  # Streamlit only warns about unknown options
     assert config["server"]["headless"] is True and config["browser"]["gatherUsageStats"] is False
-    assert config["server"]["maxUploadSize"] * 2**20 >= max(Limits().upload_bytes, MAX_MODEL_BYTES)
+    assert config["server"]["maxUploadSize"] * 2**20 >= max(Limits().upload_bytes, max_checkpoint_bytes())
 
 
 def test_loading_message_says_when_it_downloads(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -186,12 +187,18 @@ def test_dead_rank_fails_the_dashboard_run_with_the_reason(data_dir, tmp_path, m
     assert left == {"config.json", "status.json", "metrics.jsonl", "worker.log"}  # no checkpoint, no temp file
 
 
-@pytest.mark.slow
-def test_dashboard_run_on_two_processes_shows_and_cancels_like_any_run(data_dir, tmp_path):
+def _training_on_two_processes(data_dir: Path, tmp_path: Path) -> tuple[Path, int, float]:
+    """A long 2-process dashboard run that has logged its first batch: (run dir, supervisor pid, deadline)."""
     run_dir = start_worker(TrainConfig(data=SUBSET, epochs=50, device="cpu", workers=2), tmp_path, data_dir)
     supervisor, deadline = runs.read_json(run_dir / "status.json")["pid"], time.monotonic() + 240
     while not events_of(run_dir, "batch") and time.monotonic() < deadline:
         time.sleep(0.3)
+    return run_dir, supervisor, deadline
+
+
+@pytest.mark.slow
+def test_dashboard_run_on_two_processes_shows_and_cancels_like_any_run(data_dir, tmp_path):
+    run_dir, supervisor, deadline = _training_on_two_processes(data_dir, tmp_path)
     assert runs.read_run(run_dir).status == "running" and process_alive(supervisor)
     runs.request_cancel(run_dir)
     while process_alive(supervisor) and time.monotonic() < deadline:
@@ -199,6 +206,27 @@ def test_dashboard_run_on_two_processes_shows_and_cancels_like_any_run(data_dir,
     info = runs.read_run(run_dir)
     assert info.status == "cancelled" and runs.read_events(run_dir)[-1]["type"] == "cancelled"
     assert not (run_dir / "model.pt").exists()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+
+
+@pytest.mark.slow
+def test_a_sigkilled_supervisor_takes_its_ranks_and_the_run_stays_failed(data_dir, tmp_path):
+    run_dir, supervisor, _ = _training_on_two_processes(data_dir, tmp_path)
+    ranks = [pid for pid in _children(supervisor) if b"mnist_core.launch" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(ranks) == 2 and all(process_alive(pid) for pid in ranks)
+    os.kill(supervisor, signal.SIGKILL)
+    stop = time.monotonic() + 10
+    while any(process_alive(pid) for pid in ranks) and time.monotonic() < stop:
+        time.sleep(0.1)
+    assert not any(process_alive(pid) for pid in ranks), "the ranks trained on without their supervisor"
+    info = runs.read_run(run_dir)
+    assert info.status == "failed" and info.error == runs.DEAD_WORKER
+    batches = len(events_of(run_dir, "batch"))
+    time.sleep(3)  # nothing trains on, nothing flips the run to finished
+    assert len(events_of(run_dir, "batch")) == batches and runs.read_run(run_dir).status == "failed"
 
 
 @pytest.mark.slow

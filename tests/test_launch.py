@@ -81,8 +81,10 @@ def test_worker_with_an_unreadable_config_marks_the_run_failed(runs_dir, tmp_pat
     run_dir = runs.create_run(runs_dir, QUICK)
     (run_dir / "config.json").write_text('{"data": "mnist-sample", "epochs": 1, "colour": "red"}')
     assert launch.main([str(run_dir), str(tmp_path)]) == 1
-    info = runs.read_run(run_dir)
-    assert info.status == "failed" and info.error.startswith("bad config.json: colour: unknown field colour;")
+    status = runs.read_json(run_dir / "status.json")
+    assert status["status"] == "failed" and status["error"].startswith("bad config.json: colour: unknown field colour;")
+    info = runs.read_run(run_dir)  # listed as broken, deletable, skipped by the pages
+    assert info.status == runs.BROKEN and info.error.startswith("broken run folder: config.json is not a training")
 
 
 def test_a_worker_that_cannot_start_leaves_a_failed_run(tmp_path, monkeypatch):
@@ -102,8 +104,10 @@ def workers(tmp_path_factory):
     """Three detached workers started together (their start-up dominates): one to finish, one to cancel,
     one to kill. Any still alive at the end are killed."""
     root = tmp_path_factory.mktemp("workers")
-    started = {name: launch.start_worker(config, root / "runs", root / "data")
-               for name, config in (("finish", QUICK), ("cancel", LONG), ("crash", LONG))}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(launch.MAX_JOBS_ENV, "3")
+        started = {name: launch.start_worker(config, root / "runs", root / "data")
+                   for name, config in (("finish", QUICK), ("cancel", LONG), ("crash", LONG))}
     yield started
     for run_dir in started.values():
         pid = runs.read_json(run_dir / "status.json").get("pid")

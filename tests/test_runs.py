@@ -55,13 +55,13 @@ def test_delete_refuses_a_live_run_and_non_runs(runs_dir):
     assert run_dir.exists() and (runs_dir / "other").exists()
 
 
-def test_list_skips_unreadable_runs(runs_dir):
+def test_list_shows_unreadable_runs_as_broken_last(runs_dir):
     good = runs.create_run(runs_dir, TrainConfig())
     broken = runs.create_run(runs_dir, TrainConfig())
     (broken / "status.json").write_text('{"status": "runn')  # torn by hand; our writes are atomic
-    assert [r.path for r in runs.list_runs(runs_dir)] == [good]
-    with pytest.raises(RunStoreError, match=r"status.json is unreadable"):
-        runs.read_run(broken)
+    assert [(r.path, r.status) for r in runs.list_runs(runs_dir)] == [(good, "running"), (broken, runs.BROKEN)]
+    info = runs.read_run(broken)
+    assert info.error == "broken run folder: status.json is not valid JSON (JSONDecodeError at byte 11)"
 
 
 def _fail_fsync(fd):
@@ -99,9 +99,10 @@ def test_failed_checkpoint_write_leaves_nothing(tmp_path, monkeypatch):
 def test_run_of_a_dead_worker_becomes_failed(runs_dir):
     run_dir = runs.create_run(runs_dir, TrainConfig())
     runs.set_status(run_dir, "running", pid=_dead_pid())
+    before = (run_dir / "status.json").read_bytes()
     info = runs.read_run(run_dir)
     assert info.status == "failed" and info.error == "the training worker stopped unexpectedly"
-    assert runs.read_json(run_dir / "status.json")["status"] == "failed"  # written back, once
+    assert (run_dir / "status.json").read_bytes() == before  # reading never writes
 
 
 def test_status_updates_can_be_conditional(runs_dir):
@@ -230,6 +231,12 @@ def test_probs_round_trip_and_errors(tmp_path):
     assert labels.dtype == torch.int64 and labels.tolist() == list(range(7))
     with pytest.raises(RunStoreError, match=r"has no test probabilities \(did it finish\?\)"):
         runs.load_probs(tmp_path / "elsewhere")
+    torch.save({"probs": torch.rand(7, 10), "labels": torch.arange(8)}, tmp_path / "probs.pt")
+    with pytest.raises(RunStoreError, match=r"probs.pt has the wrong shape: probabilities \(7, 10\) and labels \(8,\)"):
+        runs.load_probs(tmp_path)
+    torch.save({"probs": torch.rand(7, 3), "labels": torch.arange(7)}, tmp_path / "probs.pt")
+    with pytest.raises(RunStoreError, match=r"probs.pt has labels outside 0..2$"):
+        runs.load_probs(tmp_path)
     torch.save({"probs": [0.5]}, tmp_path / "probs.pt")
     with pytest.raises(RunStoreError, match=r"is not a probabilities file"):
         runs.load_probs(tmp_path)

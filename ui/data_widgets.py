@@ -155,7 +155,8 @@ def models_in_and_out(runs_dir: Path, data_dir: Path) -> None:
         ids = [r.run_id for r in finished]
         labels = {r.run_id: state.run_label(r) for r in finished}
         current = state.selected_run()
-        chosen = st.selectbox("Run", ids, index=ids.index(current.run_id), format_func=labels.get, key="model_run")
+        chosen = st.selectbox("Run", ids, index=ids.index(current.run_id) if current else 0, format_func=labels.get,
+                              key="model_run")
         run = finished[ids.index(chosen)]
         st.download_button("Download model", data=partial(export_model, run.path), file_name=export_file_name(run),
                            mime="application/octet-stream", key="model_download", on_click="ignore")

@@ -95,6 +95,9 @@ def cached_run_view(run_dir: str, mtime: float, data_folder: str) -> RunView:
     if len(dataset.test_labels) != len(labels_t):
         raise RunStoreError(f"Run {info.run_id} was evaluated on {len(labels_t)} test images, but data source "
                             f"{info.config['data']!r} now has {len(dataset.test_labels)}.")
+    if probs_t.shape[1] != len(meta["class_names"]):
+        raise RunStoreError(f"Run {info.run_id}: probs.pt has {probs_t.shape[1]} classes, but its model has "
+                            f"{len(meta['class_names'])}.")
     probs = probs_t.numpy()
     labels = labels_t.numpy()
     predicted = probs.argmax(axis=1)
@@ -104,17 +107,24 @@ def cached_run_view(run_dir: str, mtime: float, data_folder: str) -> RunView:
 
 
 def finished_runs() -> list[RunInfo]:
+    """Finished runs, newest first: the ones the review pages can show (running, failed and broken are skipped)."""
     return [r for r in runs.list_runs(runs_dir()) if r.status == "finished"]
 
 
+def default_run(finished: list[RunInfo]) -> RunInfo | None:
+    """The newest finished run that learned: a diverged or chance-level run (RunInfo.warning) is shown only
+    when someone picks it, never handed to everyone as the default model."""
+    return next((r for r in finished if not r.warning), None)
+
+
 def selected_run() -> RunInfo | None:
-    """The run chosen in the sidebar (or by ?run= in the URL); the newest finished run by default."""
+    """The run chosen in the sidebar (or by ?run= in the URL); else the default_run."""
     finished = finished_runs()
     by_id = {r.run_id: r for r in finished}
     chosen = st.session_state.get(RUN_KEY) or st.query_params.get("run")
     if chosen in by_id:
         return by_id[chosen]
-    return finished[0] if finished else None
+    return default_run(finished)
 
 
 def asked_run_id() -> str | None:
@@ -137,7 +147,11 @@ def require_selected_run() -> RunInfo:
     """The selected finished run; otherwise explain what to do, link to Train, and stop the page."""
     info = selected_run()
     if info is None:
-        st.info("No trained model yet. Train one first: it takes about a minute on the offline sample.")
+        if finished_runs():
+            st.info("No model is chosen: every finished run carries a warning that it did not learn. "
+                    "Pick one in the sidebar to look at it anyway, or train again with a lower learning rate.")
+        else:
+            st.info("No trained model yet. Train one first: it takes about a minute on the offline sample.")
         link_to_train()
         st.stop()
     return info
@@ -176,4 +190,5 @@ def require_run_view() -> RunView:
 
 def run_label(info: RunInfo) -> str:
     acc = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "—"
-    return f"{info.run_id} · {info.config.get('data')} · {info.config.get('model')} · {acc}"
+    flag = " · ⚠ did not learn" if info.warning else ""
+    return f"{info.run_id} · {info.config.get('data')} · {info.config.get('model')} · {acc}{flag}"

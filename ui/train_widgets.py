@@ -93,7 +93,7 @@ def watched_run() -> runs.RunInfo | None:
     all_runs = runs.list_runs(state.runs_dir())
     wanted = st.session_state.get("train_watch")
     for r in all_runs:
-        if r.run_id == wanted:
+        if r.run_id == wanted and r.status != runs.BROKEN:  # a broken run has no config to show progress of
             return r
     running = next((r for r in all_runs if r.status == "running"), None)
     if running is not None:
@@ -113,10 +113,14 @@ def live_progress() -> None:
     st.progress(p.overall, text=f"Whole run: {p.overall:.0%} in {p.elapsed:.0f} s{eta}")
     if info.status == "running":
         if st.button("Cancel training", key="train_cancel"):
-            runs.request_cancel(info.path)
-            st.toast("Cancel requested: the worker stops after its current batch.")
+            if runs.request_cancel(info.path):
+                st.toast("Cancel requested: the worker stops after its current batch.")
+            else:
+                st.toast("The run had already ended.")
     elif info.status == "finished":
         st.success(f"Finished: test accuracy {info.test_accuracy:.2%} in {info.duration:.0f} s.")
+        if info.warning:
+            st.warning(info.warning, icon=":material/warning:")
     else:
         st.error(f"Run {info.status}: {info.error or 'stopped'}")
     left, right = st.columns(2)
@@ -148,6 +152,7 @@ def runs_table() -> None:
         "run": r.run_id, "status": r.status, "data": r.config.get("data"), "model": r.config.get("model"),
         "epochs": r.config.get("epochs"), "test accuracy": r.test_accuracy,
         "duration (s)": round(r.duration, 1) if r.duration else None, "created": r.created,
+        "problem": r.warning or (r.error if r.status != "finished" else None),
     } for r in all_runs]), hide_index=True, key="train_runs_table")
     pick = st.selectbox("Run to delete", [r.run_id for r in all_runs], key="train_delete_pick")
     if st.button("Delete run…", key="train_delete"):

@@ -1,0 +1,144 @@
+"""Reading the run store, which never writes: a run's status as it stands, broken run folders, the run list.
+
+A run whose worker died reads as failed (mnist_core.procs names the worker by pid and start time); a folder
+whose status.json or config.json cannot be read as a run reads as BROKEN with a reason that never quotes the
+files' contents, so the pages list it (it can be deleted) instead of failing. mnist_core.runs re-exports these
+names; use them from there:
+
+    from mnist_core import runs
+    [(r.run_id, r.status, r.error) for r in runs.list_runs()]
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_core import procs
+from mnist_core.config import ConfigError, TrainConfig
+
+STATUSES = ("running", "finished", "failed", "cancelled")
+BROKEN = "broken"  # a RunInfo status only: the folder cannot be read as a run (RunInfo.error says why)
+DEAD_WORKER = "the training worker stopped unexpectedly"
+
+
+class RunStoreError(RuntimeError):
+    """A run folder or checkpoint is missing or unreadable; the message says which and why."""
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("MNIST_RUNS_DIR", "runs"))
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    path: Path
+    status: str  # one of STATUSES, or BROKEN
+    config: dict
+    created: str
+    test_accuracy: float | None
+    duration: float | None
+    error: str | None
+    created_ns: int = 0  # orders runs created within the same second (`created` is for display)
+    warning: str | None = None  # a finished run that did not learn (see mnist_core.health)
+
+
+def is_run_folder(path: Path) -> bool:
+    return path.is_dir() and any((path / name).is_file() for name in ("config.json", "status.json"))
+
+
+def read_run(run_dir: Path) -> RunInfo:
+    """The run as it stands. Never writes: a run whose worker died reads as failed, and a folder whose files
+    cannot be read as a run reads as BROKEN with the reason (never the files' contents) in `error`."""
+    run_dir = Path(run_dir)
+    if not is_run_folder(run_dir):
+        raise RunStoreError(f"Run {run_dir.name} is not a run folder (config.json or status.json is missing)")
+    try:
+        status, config = _status_file(run_dir), _config_file(run_dir)
+    except RunStoreError as exc:
+        return RunInfo(run_dir.name, run_dir, BROKEN, {}, "", None, None, f"broken run folder: {exc}")
+    state, error = status["status"], status.get("error")
+    if state == "running" and not procs.worker_alive(status):
+        state, error = "failed", DEAD_WORKER
+    warning = status.get("warning")
+    if state == "finished" and "warning" not in status:  # finished before run health was recorded
+        warning = _legacy_health(run_dir, status, config)
+    return RunInfo(run_dir.name, run_dir, state, config, status.get("created", ""), status.get("test_accuracy"),
+                   status.get("duration"), error, status.get("created_ns") or 0, warning)
+
+
+def _legacy_health(run_dir: Path, status: dict, config: dict) -> str | None:
+    from mnist_core.data import TORCHVISION_CLASSES
+    from mnist_core.health import run_health
+    from mnist_core.runs import read_events  # the writer's module: imported when first needed
+
+    builtin = config["data"] in (*TORCHVISION_CLASSES, "mnist-sample")  # ten classes each
+    return run_health(read_events(run_dir), status.get("test_accuracy"), 10 if builtin else None)
+
+
+_STATUS_TYPES = {"created": str, "error": str, "warning": str, "created_ns": int,
+                 "test_accuracy": (int, float), "duration": (int, float)}
+
+
+def _status_file(run_dir: Path) -> dict:
+    status = _json_object(run_dir, "status.json")
+    if status.get("status") not in STATUSES:
+        raise RunStoreError(f"status.json has no known status (one of {', '.join(STATUSES)})")
+    for name, kind in _STATUS_TYPES.items():
+        value = status.get(name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise RunStoreError(f"status.json field {name!r} has the wrong type ({type(value).__name__})")
+    return status
+
+
+def _config_file(run_dir: Path) -> dict:
+    """config.json as a full TrainConfig dict; the reason names a field, never a value from the file."""
+    values = _json_object(run_dir, "config.json")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    if set(values) - known:
+        raise RunStoreError("config.json is not a training config (it has fields TrainConfig does not know)")
+    try:
+        config = TrainConfig.from_dict(values)
+        config.validate()
+    except ConfigError as exc:
+        if exc.field != "label_corrections":  # a corrections file moved away since: the run is still a run
+            raise RunStoreError(f"config.json is not a training config (bad field {exc.field!r})") from None
+    except TypeError:
+        raise RunStoreError("config.json is not a training config (a field has the wrong type)") from None
+    return config.to_dict()
+
+
+def _json_object(run_dir: Path, name: str) -> dict:
+    path = run_dir / name
+    try:
+        value = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise RunStoreError(f"{name} is missing") from None
+    except OSError as exc:
+        raise RunStoreError(f"{name} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except ValueError as exc:  # json's message says where, never what: no file contents reach a page
+        raise RunStoreError(f"{name} is not valid JSON ({type(exc).__name__} at byte {getattr(exc, 'pos', '?')})"
+                            ) from None
+    if not isinstance(value, dict):
+        raise RunStoreError(f"{name} is not a JSON object")
+    return value
+
+
+def list_runs(runs_dir: Path | str | None = None) -> list[RunInfo]:
+    """All runs, newest first, broken ones (status BROKEN) last; folders that are not runs are skipped."""
+    root = Path(runs_dir if runs_dir is not None else default_runs_dir())
+    try:
+        children = list(root.iterdir()) if root.is_dir() else []
+    except OSError:
+        children = []
+    runs = []
+    for child in children:
+        if is_run_folder(child):
+            try:
+                runs.append(read_run(child))
+            except RunStoreError:  # vanished meanwhile (deleted by another session)
+                continue
+    return sorted(runs, key=lambda r: (r.created, r.created_ns, r.run_id), reverse=True)

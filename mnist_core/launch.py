@@ -11,6 +11,7 @@ this same module under torchrun's agent; each rank joins the process group (mnis
 from __future__ import annotations
 
 import collections
+import math
 import os
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from mnist_core.data import Dataset, list_data_sources, load_dataset, normalizat
 from mnist_core.distributed import LOCAL, DistContext, launched_by_torchrun, max_workers, setup, teardown
 from mnist_core.supervise import supervise
 from mnist_core.trainer import train
+
+BATCH_EVENT_EVERY_S = 0.4  # the loss curve keeps about 2.5 points a second: enough to follow, cheap to read
 
 
 def checkpoint_meta(config: TrainConfig, class_names: list[str], final: dict) -> dict:
@@ -42,6 +45,23 @@ def load_training_data(config: TrainConfig, data_dir: Path | str) -> Dataset:
     return dataset
 
 
+class BatchThrottle:
+    """Which trainer events go into metrics.jsonl: every event but batch events, which are written at most every
+    `every_s` seconds of training (and always the last batch of an epoch). A page watching the run re-reads
+    the file each second: ten lines a second would only cost it and the trainer time, not show more."""
+
+    def __init__(self, every_s: float = BATCH_EVENT_EVERY_S):
+        self.every_s, self.last = every_s, -math.inf
+
+    def keep(self, event: dict) -> bool:
+        if event["type"] != "batch":
+            return True
+        if event["batch"] == event["batches"] or event["elapsed"] - self.last >= self.every_s:
+            self.last = event["elapsed"]
+            return True
+        return False
+
+
 def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str,
                  on_event: Callable[[dict], None] = lambda e: None,
                  should_stop: Callable[[], bool] | None = None, dist: DistContext = LOCAL) -> dict:
@@ -57,10 +77,14 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
     if not dist.enabled:  # a multi-process run keeps the pid of the process that started the job
         runs.set_status(run_dir, "running", pid=os.getpid())
     try:
+        runs.append_event(run_dir, {"type": "stage", "stage": "loading data"})  # the page says what is happening
         dataset = load_training_data(config, data_dir)
+        runs.append_event(run_dir, {"type": "stage", "stage": "training"})
+        written = BatchThrottle()
         for event in train(config, dataset, should_stop=stop, dist=dist):
             on_event(event)
-            runs.append_event(run_dir, event)
+            if written.keep(event):
+                runs.append_event(run_dir, event)
             if event["type"] == "finished":
                 runs.save_checkpoint(run_dir / "model.pt", event["model"],
                                      checkpoint_meta(config, dataset.class_names, event))

@@ -5,7 +5,8 @@ normalised on the fly; the order is reshuffled every epoch from the config's see
 
 Events (dicts, `type` first):
     batch     epoch, batch, batches, loss (running mean this epoch), elapsed
-    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed
+    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed, grid (the first GRID_SIZE test
+              images' predicted classes and probabilities: {"pred": [...], "p": [...]})
     finished  test_accuracy, test_loss, duration, plus `model` and `test_probs` (not written to disk)
     failed    error
     cancelled epoch, batch
@@ -27,6 +28,8 @@ from mnist_core.data import Dataset, normalization, to_model_input
 from mnist_core.distributed import LOCAL, DistContext
 from mnist_core.model import make_net
 from mnist_core.predict import evaluate
+
+GRID_SIZE = 25  # the fixed test images (the first ones) whose predictions every epoch event carries
 
 
 def resolve_device(name: str) -> torch.device:
@@ -63,6 +66,12 @@ def random_shift(x: torch.Tensor, fill: float, max_shift: int = 2,
     windows = pad.unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 2s + 1, 2s + 1, H, W), a view
     dx, dy = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).to(x.device)
     return windows[torch.arange(b, device=x.device), :, dy, dx]  # (B, C, H, W): one gather, not B slices
+
+
+def grid_predictions(probs: torch.Tensor, size: int = GRID_SIZE) -> dict:
+    """The predicted class and its probability for the first `size` test images: the Train page's live grid."""
+    p, pred = probs[:size].float().max(dim=1)
+    return {"pred": pred.tolist(), "p": [round(x, 4) for x in p.tolist()]}
 
 
 def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool] = lambda: False,
@@ -123,6 +132,6 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
         loss_sum = dist.mean(loss_sum)
         yield {"type": "epoch", "epoch": epoch, "epochs": config.epochs, "train_loss": loss_sum.item() / steps,
                "test_loss": metrics["loss"], "test_accuracy": metrics["accuracy"],
-               "elapsed": time.perf_counter() - start}
+               "elapsed": time.perf_counter() - start, "grid": grid_predictions(probs)}
     yield {"type": "finished", "test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"],
            "duration": time.perf_counter() - start, "model": dist.unwrap(model), "test_probs": probs}

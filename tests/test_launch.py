@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
@@ -61,7 +62,7 @@ def test_run_training_writes_a_complete_run_folder(runs_dir, tmp_path, mnist_sam
     assert [e["type"] for e in seen if e["type"] != "batch"] == [e["type"] for e in written[2:] if e["type"] != "batch"]
     batches = [e for e in written if e["type"] == "batch"]
     assert batches == [e for e in seen if e["type"] == "batch" and e in batches] and batches[-1]["batch"] == 125
-    assert all(b["elapsed"] - a["elapsed"] >= launch.BATCH_EVENT_EVERY_S for a, b in zip(batches, batches[1:-1]))
+    assert all(b["elapsed"] - a["elapsed"] >= launch.BATCH_EVENT_EVERY_S for a, b in itertools.pairwise(batches[:-1]))
     _assert_complete_run(run_dir, QUICK, mnist_sample)
 
 

@@ -5,6 +5,7 @@ that runs on across epochs, the stages before training, and the live grid's pred
 """
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -85,7 +86,7 @@ def test_the_smoothed_loss_runs_on_across_epochs_where_the_running_mean_drops():
     events = batch_events(epochs, every=10)
     p = summarize(events, epochs=3)
     smooth = [y for _, y in p.loss_curve]
-    assert all(b <= a for a, b in zip(smooth, smooth[1:]))  # never rises: the true loss never does
+    assert all(b <= a for a, b in itertools.pairwise(smooth))  # never rises: the true loss never does
     end_of_0, start_of_1 = smooth[19], smooth[20]  # the last point of epoch 0, the first of epoch 1
     running_end, running_start = events[19]["loss"], events[20]["loss"]
     assert running_start < 0.6 * running_end  # the old curve's drop at the boundary
@@ -114,5 +115,5 @@ def test_each_epoch_event_carries_the_fixed_test_images_predictions(runs_dir, tm
     top_p, top = probs[:25].max(dim=1)
     assert epochs[-1]["grid"]["pred"] == top.tolist()
     assert epochs[-1]["grid"]["p"] == pytest.approx(top_p.tolist(), abs=1e-4)
-    right = sum(p == y for p, y in zip(epochs[-1]["grid"]["pred"], mnist_sample.test_labels[:25].tolist()))
+    right = sum(p == y for p, y in zip(epochs[-1]["grid"]["pred"], mnist_sample.test_labels[:25].tolist(), strict=True))
     assert right >= 15  # two epochs on 4,000 digits: most of them

@@ -5,8 +5,8 @@ normalised on the fly; the order is reshuffled every epoch from the config's see
 
 Events (dicts, `type` first):
     batch     epoch, batch, batches, loss (running mean this epoch), elapsed
-    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed, grid (the first GRID_SIZE test
-              images' predicted classes and probabilities: {"pred": [...], "p": [...]})
+    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed, grid (GRID_SIZE fixed test
+              images' predicted classes and probabilities: {"index": [...], "pred": [...], "p": [...]})
     finished  test_accuracy, test_loss, duration, plus `model` and `test_probs` (not written to disk)
     failed    error
     cancelled epoch, batch
@@ -29,7 +29,7 @@ from mnist_core.distributed import LOCAL, DistContext
 from mnist_core.model import make_net
 from mnist_core.predict import evaluate
 
-GRID_SIZE = 25  # the fixed test images (the first ones) whose predictions every epoch event carries
+GRID_SIZE = 25  # the fixed test images whose predictions every epoch event carries (grid_predictions)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -69,9 +69,11 @@ def random_shift(x: torch.Tensor, fill: float, max_shift: int = 2,
 
 
 def grid_predictions(probs: torch.Tensor, size: int = GRID_SIZE) -> dict:
-    """The predicted class and its probability for the first `size` test images: the Train page's live grid."""
-    p, pred = probs[:size].float().max(dim=1)
-    return {"pred": pred.tolist(), "p": [round(x, 4) for x in p.tolist()]}
+    """The predicted class and its probability for `size` fixed test images spread evenly over the test set
+    (a test set sorted by class, as mnist-sample's is, still shows every class): the Train page's live grid."""
+    index = torch.linspace(0, len(probs) - 1, min(size, len(probs))).round().long().unique()
+    p, pred = probs[index].float().max(dim=1)
+    return {"index": index.tolist(), "pred": pred.tolist(), "p": [round(x, 4) for x in p.tolist()]}
 
 
 def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool] = lambda: False,

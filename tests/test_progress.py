@@ -57,7 +57,7 @@ def test_a_line_left_half_written_by_a_dead_writer_is_skipped_and_what_follows_i
 def test_the_watcher_built_bit_by_bit_equals_the_summary_of_the_whole_file(tmp_path):
     events = batch_events([[2.0 - 0.01 * i for i in range(40)]] * 3, every=3)
     events += [{"type": "epoch", "epoch": 2, "epochs": 3, "train_loss": 1.8, "test_loss": 1.7,
-                "test_accuracy": 0.5, "elapsed": 9.0, "grid": {"pred": [1, 2], "p": [0.9, 0.8]}},
+                "test_accuracy": 0.5, "elapsed": 9.0, "grid": {"index": [0, 9], "pred": [1, 2], "p": [0.9, 0.8]}},
                {"type": "finished", "test_accuracy": 0.5}]
     watcher = Watcher(tmp_path, epochs=3)
     versions = []
@@ -68,7 +68,7 @@ def test_the_watcher_built_bit_by_bit_equals_the_summary_of_the_whole_file(tmp_p
         versions.append(watcher.version)
         assert not watcher.update() and watcher.version == versions[-1]  # no new line: same version
     assert watcher.progress == summarize(runs.read_events(tmp_path), epochs=3)
-    assert watcher.progress.overall == 1.0 and watcher.progress.grid == {"pred": [1, 2], "p": [0.9, 0.8]}
+    assert watcher.progress.overall == 1.0 and watcher.progress.grid["pred"] == [1, 2]
 
 
 def test_the_mean_loss_between_two_events_is_recovered_exactly_from_running_means(monkeypatch):
@@ -110,10 +110,12 @@ def test_each_epoch_event_carries_the_fixed_test_images_predictions(runs_dir, tm
     run_dir = runs.create_run(runs_dir, config)
     assert launch.run_training(config, run_dir, tmp_path)["status"] == "finished"
     epochs = [e for e in runs.read_events(run_dir) if e["type"] == "epoch"]
-    assert [len(e["grid"]["pred"]) for e in epochs] == [25, 25]
+    grid = epochs[-1]["grid"]
+    assert [len(e["grid"]["pred"]) for e in epochs] == [25, 25] and epochs[0]["grid"]["index"] == grid["index"]
+    assert grid["index"][0] == 0 and grid["index"][-1] == 999 and len(set(grid["index"])) == 25  # spread out
+    labels = mnist_sample.test_labels[grid["index"]]
+    assert set(labels.tolist()) == set(range(10))  # mnist-sample's test set is sorted by class: all ten show
     probs, _ = runs.load_probs(run_dir)  # the final model's, so the last epoch's grid
-    top_p, top = probs[:25].max(dim=1)
-    assert epochs[-1]["grid"]["pred"] == top.tolist()
-    assert epochs[-1]["grid"]["p"] == pytest.approx(top_p.tolist(), abs=1e-4)
-    right = sum(p == y for p, y in zip(epochs[-1]["grid"]["pred"], mnist_sample.test_labels[:25].tolist(), strict=True))
-    assert right >= 15  # two epochs on 4,000 digits: most of them
+    top_p, top = probs[grid["index"]].max(dim=1)
+    assert grid["pred"] == top.tolist() and grid["p"] == pytest.approx(top_p.tolist(), abs=1e-4)
+    assert (top == labels).sum() >= 15  # two epochs on 4,000 digits: most of them

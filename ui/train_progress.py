@@ -152,7 +152,7 @@ def accuracy_figure(p: Progress) -> go.Figure | None:
 
 
 def live_grid(info: runs.RunInfo, p: Progress) -> None:
-    """The first 25 test images with the predictions of the model after the latest epoch (from its event)."""
+    """25 fixed test images with the predictions of the model after the latest epoch (from its event)."""
     if not p.grid:
         if info.status == "running":
             st.caption("After the first epoch: 25 test images with the model's predictions, updated every epoch.")
@@ -161,15 +161,14 @@ def live_grid(info: runs.RunInfo, p: Progress) -> None:
         dataset = state.load_data(info.config["data"])
     except DataError:
         return  # the data source is gone (a removed import): the rest of the panel still stands
-    pred, prob = p.grid["pred"], p.grid["p"]
-    n = min(len(pred), len(dataset.test_labels))
-    labels, names = dataset.test_labels[:n].tolist(), dataset.class_names
-    titles = [f"{names[pred[i]]} ({prob[i]:.0%})" for i in range(n)]
-    colors = [GREEN if pred[i] == labels[i] else RED for i in range(n)]
-    images = np.ascontiguousarray(dataset.test_images[:n].numpy())
+    index, pred, prob = p.grid["index"], p.grid["pred"], p.grid["p"]
+    labels, names = dataset.test_labels[index].tolist(), dataset.class_names
+    titles = [f"{names[c]} ({q:.0%})" for c, q in zip(pred, prob, strict=True)]
+    colors = [GREEN if c == y else RED for c, y in zip(pred, labels, strict=True)]
+    images = np.ascontiguousarray(dataset.test_images[index].numpy())
     right = sum(c == GREEN for c in colors)
     st.image(grid_png(images, titles, colors, scale=2),
-             caption=f"After epoch {len(p.epoch_rows)}: {right} of {n} fixed test images right "
+             caption=f"After epoch {len(p.epoch_rows)}: {right} of {len(index)} fixed test images right "
                      "(green right, red wrong; the model's class and its probability)")
 
 
@@ -194,6 +193,10 @@ def runs_table() -> None:
         "duration (s)": f"{r.duration:.1f}" if r.duration else "", "created": r.created,
     } for r in all_runs]), hide_index=True, key="train_runs_table")
     by_id = {r.run_id: r for r in all_runs}
+    if st.session_state.get("train_delete_pick") in by_id:
+        # The browser keeps a keyed selectbox's label as it was drawn; setting the pick again sends the new
+        # one (a run's status and accuracy change under it), instead of "running" for a finished run.
+        st.session_state["train_delete_pick"] = st.session_state["train_delete_pick"]
     pick = st.selectbox("Run to delete", list(by_id), key="train_delete_pick",
                         format_func=lambda run_id: run_choice(by_id[run_id]))
     if st.button("Delete run…", key="train_delete"):

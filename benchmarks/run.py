@@ -26,6 +26,7 @@ BENCHMARKS = [
     "time_to_accuracy",
     "app_latency",
     "deploy_memory",
+    "watch",
 ]
 
 

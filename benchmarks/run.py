@@ -27,6 +27,7 @@ BENCHMARKS = [
     "app_latency",
     "deploy_memory",
     "understand_latency",
+    "watch",
 ]
 
 

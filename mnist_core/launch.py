@@ -15,6 +15,7 @@ a 2-core machine); `start_worker` refuses one more, naming the running ones, und
 from __future__ import annotations
 
 import collections
+import math
 import os
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from mnist_core.supervise import supervise
 from mnist_core.trainer import train
 
 MAX_JOBS_ENV = "MNIST_MAX_JOBS"
+BATCH_EVENT_EVERY_S = 0.4  # the loss curve keeps about 2.5 points a second: enough to follow, cheap to read
 
 
 class JobLimitError(ValueError):
@@ -54,6 +56,23 @@ def load_training_data(config: TrainConfig, data_dir: Path | str) -> Dataset:
     return dataset
 
 
+class BatchThrottle:
+    """Which trainer events go into metrics.jsonl: every event but batch events, which are written at most every
+    `every_s` seconds of training (and always the last batch of an epoch). A page watching the run re-reads
+    the file each second: ten lines a second would only cost it and the trainer time, not show more."""
+
+    def __init__(self, every_s: float = BATCH_EVENT_EVERY_S):
+        self.every_s, self.last = every_s, -math.inf
+
+    def keep(self, event: dict) -> bool:
+        if event["type"] != "batch":
+            return True
+        if event["batch"] == event["batches"] or event["elapsed"] - self.last >= self.every_s:
+            self.last = event["elapsed"]
+            return True
+        return False
+
+
 def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str,
                  on_event: Callable[[dict], None] = lambda e: None,
                  should_stop: Callable[[], bool] | None = None, dist: DistContext = LOCAL) -> dict:
@@ -69,11 +88,15 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
     if not dist.enabled:  # a multi-process run keeps the pid of the process that started the job
         runs.set_status(run_dir, "running", expect={"status": "running"}, **procs.identity(os.getpid()))
     try:
+        runs.append_event(run_dir, {"type": "stage", "stage": "loading data"})  # the page says what is happening
         dataset = load_training_data(config, data_dir)
         per_epoch = []  # the test probabilities after each epoch, for the Probabilities page's epoch slider
+        runs.append_event(run_dir, {"type": "stage", "stage": "training"})
+        written = BatchThrottle()
         for event in train(config, dataset, should_stop=stop, dist=dist):
             on_event(event)
-            runs.append_event(run_dir, event)
+            if written.keep(event):
+                runs.append_event(run_dir, event)
             if event["type"] == "epoch":
                 per_epoch.append(event["test_probs"].half())
             if event["type"] == "finished":

@@ -158,11 +158,15 @@ def _is_plain(value) -> bool:
 def read_events(run_dir: Path) -> list[dict]:
     """Events so far; a half-written last line (training still appending) is skipped."""
     try:
-        lines = (Path(run_dir) / "metrics.jsonl").read_text().splitlines()
+        return parse_events((Path(run_dir) / "metrics.jsonl").read_bytes())
     except FileNotFoundError:
         return []
+
+
+def parse_events(data: bytes) -> list[dict]:
+    """The events in some metrics.jsonl bytes; lines that are not a JSON object (a half-written one) are skipped."""
     events = []
-    for line in lines:
+    for line in data.splitlines():
         try:
             event = json.loads(line)
         except ValueError:

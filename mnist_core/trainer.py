@@ -5,7 +5,9 @@ normalised on the fly; the order is reshuffled every epoch from the config's see
 
 Events (dicts, `type` first):
     batch     epoch, batch, batches, loss (running mean this epoch), elapsed
-    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed, plus `test_probs` (not in the JSON)
+    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed, grid (GRID_SIZE fixed test
+              images' predicted classes and probabilities: {"index": [...], "pred": [...], "p": [...]}), plus
+              `test_probs` (not in the JSON)
     finished  test_accuracy, test_loss, duration, plus `model`, `test_probs` and, with config.validation > 0,
               `val_probs` and `val_labels` of the held-out training images (not written to metrics.jsonl)
     failed    error
@@ -29,6 +31,8 @@ from mnist_core.distributed import LOCAL, DistContext
 from mnist_core.model import make_net
 from mnist_core.predict import evaluate
 from mnist_core.run_probs import stratified_holdout
+
+GRID_SIZE = 25  # the fixed test images whose predictions every epoch event carries (grid_predictions)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -80,6 +84,14 @@ def _predict_or_stop(dist: DistContext, model, images: torch.Tensor, mean: float
             return None
         parts.append(dist.predict_proba(model, images[start:start + EVAL_CHUNK], mean, std, device=device))
     return torch.cat(parts)
+
+
+def grid_predictions(probs: torch.Tensor, size: int = GRID_SIZE) -> dict:
+    """The predicted class and its probability for `size` fixed test images spread evenly over the test set
+    (a test set sorted by class, as mnist-sample's is, still shows every class): the Train page's live grid."""
+    index = torch.linspace(0, len(probs) - 1, min(size, len(probs))).round().long().unique()
+    p, pred = probs[index].float().max(dim=1)
+    return {"index": index.tolist(), "pred": pred.tolist(), "p": [round(x, 4) for x in p.tolist()]}
 
 
 def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool] = lambda: False,
@@ -148,7 +160,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
         loss_sum = dist.mean(loss_sum)
         yield {"type": "epoch", "epoch": epoch, "epochs": config.epochs, "train_loss": loss_sum.item() / steps,
                "test_loss": metrics["loss"], "test_accuracy": metrics["accuracy"],
-               "elapsed": time.perf_counter() - start, "test_probs": probs}
+               "elapsed": time.perf_counter() - start, "test_probs": probs, "grid": grid_predictions(probs)}
     held_out = {}
     if config.validation:
         held_out = {"val_probs": dist.predict_proba(model, val_images, mean, std, device=device),

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
@@ -55,8 +56,22 @@ def test_run_training_writes_a_complete_run_folder(runs_dir, tmp_path, mnist_sam
     seen = []
     status = launch.run_training(QUICK, run_dir, tmp_path, on_event=seen.append)
     assert status["status"] == "finished" and status["pid"] == os.getpid()
-    assert [e["type"] for e in seen] == [e["type"] for e in runs.read_events(run_dir)]
+    written = runs.read_events(run_dir)
+    assert written[:2] == [{"type": "stage", "stage": "loading data"}, {"type": "stage", "stage": "training"}]
+    # on_event sees every trainer event; the file gets each of them but the batch events BatchThrottle skips
+    assert [e["type"] for e in seen if e["type"] != "batch"] == [e["type"] for e in written[2:] if e["type"] != "batch"]
+    batches = [e for e in written if e["type"] == "batch"]
+    assert batches == [e for e in seen if e["type"] == "batch" and e in batches] and batches[-1]["batch"] == 125
+    assert all(b["elapsed"] - a["elapsed"] >= launch.BATCH_EVENT_EVERY_S for a, b in itertools.pairwise(batches[:-1]))
     _assert_complete_run(run_dir, QUICK, mnist_sample)
+
+
+def test_batch_events_are_written_at_most_every_0_4_s_and_at_each_epoch_end():
+    keep = launch.BatchThrottle(every_s=0.4).keep
+    events = [{"type": "batch", "epoch": 0, "batch": b, "batches": 10, "elapsed": 0.1 * b} for b in range(1, 11)]
+    events.insert(5, {"type": "epoch", "epoch": 0})  # never skipped, whenever it comes
+    kept = [(e["type"], e.get("batch")) for e in events if keep(e)]
+    assert kept == [("batch", 1), ("batch", 5), ("epoch", None), ("batch", 9), ("batch", 10)]
 
 
 def test_run_training_records_a_failure(runs_dir, tmp_path):
@@ -65,7 +80,8 @@ def test_run_training_records_a_failure(runs_dir, tmp_path):
     status = launch.run_training(config, run_dir, tmp_path)
     assert status["status"] == "failed"
     assert status["error"].startswith("ConfigError: data: unknown data source 'no-such-data'; allowed: mnist,")
-    assert runs.read_events(run_dir) == [{"type": "failed", "error": status["error"]}]
+    assert runs.read_events(run_dir) == [{"type": "stage", "stage": "loading data"},
+                                         {"type": "failed", "error": status["error"]}]
     assert not (run_dir / "model.pt").exists()
 
 

@@ -1,19 +1,16 @@
-"""The Train page's parts: the config form with presets, the data preview, live progress, the runs table."""
+"""The Train page's form: the config form with presets, the data preview (live progress: ui/train_progress.py)."""
 from __future__ import annotations
 
 import dataclasses
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from mnist_core import runs
 from mnist_core.config import OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
 from mnist_core.data import DataError, Dataset, list_data_sources
 from mnist_core.distributed import max_workers
 from mnist_core.model import MODELS
-from mnist_core.progress import summarize
 from ui import state
 from ui.corrections_picker import corrections_picker
 from ui.grid import grid_png
@@ -27,6 +24,15 @@ def _apply_preset() -> None:
         st.session_state[f"train_{name}"] = preset[name]
 
 
+def preset_caption(recipe: str) -> str:
+    """The preset's note while the form holds its values; once a field differs, says so and which."""
+    changed = [name.replace("_", " ") for name in FORM_FIELDS
+               if f"train_{name}" in st.session_state and st.session_state[f"train_{name}"] != RECIPES[recipe][name]]
+    if not changed:
+        return RECIPE_NOTES[recipe]
+    return f"custom: the `{recipe}` preset, modified ({', '.join(changed)} changed)"
+
+
 def config_form() -> TrainConfig:
     """Widgets -> TrainConfig (validated by the caller). Preset fields not on the form come from the preset."""
     if "train_recipe" not in st.session_state:
@@ -37,7 +43,7 @@ def config_form() -> TrainConfig:
     left, middle, right = st.columns(3)
     recipe = left.selectbox("Preset", list(RECIPES), key="train_recipe", on_change=_apply_preset,
                             help="A starting point for every field below; the fields stay editable.")
-    left.caption(RECIPE_NOTES[recipe])
+    left.caption(preset_caption(recipe))
     data = left.selectbox("Data source", sources, index=sources.index(default_source), key="train_data")
     model = left.selectbox("Model", list(MODELS), key="train_model")
     epochs = middle.number_input("Epochs", 1, 200, key="train_epochs")
@@ -84,90 +90,3 @@ def data_summary(dataset: Dataset) -> str:
     return (f"{dataset.name} · {len(dataset.train_labels):,} training and {len(dataset.test_labels):,} test images"
             f" · {dataset.num_classes} classes · {height}×{width} grayscale")
 
-
-def watched_run() -> runs.RunInfo | None:
-    """The run whose progress this page shows: the one launched here, else the newest running one.
-
-    A running run found here is remembered, so that a reloaded page (a new session) keeps showing it when it
-    ends, with its final status, instead of dropping it from the page."""
-    all_runs = runs.list_runs(state.runs_dir())
-    wanted = st.session_state.get("train_watch")
-    for r in all_runs:
-        if r.run_id == wanted and r.status != runs.BROKEN:  # a broken run has no config to show progress of
-            return r
-    running = next((r for r in all_runs if r.status == "running"), None)
-    if running is not None:
-        st.session_state["train_watch"] = running.run_id
-    return running
-
-
-@st.fragment(run_every=1.0)
-def live_progress() -> None:
-    info = watched_run()
-    if info is None:
-        return
-    p = summarize(runs.read_events(info.path), info.config["epochs"])
-    st.subheader(f"Run {info.run_id} · {info.status}")
-    eta = f", about {p.eta:.0f} s left" if p.eta is not None and info.status == "running" else ""
-    st.progress(p.epoch_fraction, text=f"Epoch {p.epoch + 1}/{p.epochs}: {p.epoch_fraction:.0%}")
-    st.progress(p.overall, text=f"Whole run: {p.overall:.0%} in {p.elapsed:.0f} s{eta}")
-    if info.status == "running":
-        if st.button("Cancel training", key="train_cancel"):
-            if runs.request_cancel(info.path):
-                st.toast("Cancel requested: the worker stops after its current batch.")
-            else:
-                st.toast("The run had already ended.")
-    elif info.status == "finished":
-        st.success(f"Finished: test accuracy {info.test_accuracy:.2%} in {info.duration:.0f} s.")
-        if info.warning:
-            st.warning(info.warning, icon=":material/warning:")
-    else:
-        st.error(f"Run {info.status}: {info.error or 'stopped'}")
-    left, right = st.columns(2)
-    if p.loss_curve:
-        x, y = zip(*p.loss_curve, strict=True)
-        fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="running loss"))
-        fig.update_layout(title="Training loss", xaxis_title="epoch", yaxis_title="cross-entropy", height=300)
-        left.plotly_chart(fig, key="train_loss_chart")
-    if p.epoch_rows:
-        rows = pd.DataFrame(p.epoch_rows)
-        fig = go.Figure(go.Scatter(x=rows["epoch"] + 1, y=rows["test_accuracy"], mode="lines+markers"))
-        low = float(rows["test_accuracy"].min())
-        fig.update_layout(title="Test accuracy per epoch", height=300,
-                          xaxis=dict(title="epoch", dtick=1, range=[0.5, max(p.epochs, 1) + 0.5]),
-                          yaxis=dict(title="accuracy", tickformat=".1%", range=[max(0.0, low - 0.02), 1.0]))
-        right.plotly_chart(fig, key="train_acc_chart")
-    if info.status != "running" and st.session_state.get("train_seen_end") != info.run_id:
-        st.session_state["train_seen_end"] = info.run_id
-        st.rerun(scope="app")  # refresh the sidebar's run list and the runs table once
-
-
-def runs_table() -> None:
-    all_runs = runs.list_runs(state.runs_dir())
-    st.subheader("Runs")
-    if not all_runs:
-        st.caption("No runs yet.")
-        return
-    st.dataframe(pd.DataFrame([{
-        "run": r.run_id, "status": r.status, "data": r.config.get("data"), "model": r.config.get("model"),
-        "epochs": r.config.get("epochs"), "test accuracy": r.test_accuracy,
-        "duration (s)": round(r.duration, 1) if r.duration else None, "created": r.created,
-        "problem": r.warning or (r.error if r.status != "finished" else None),
-    } for r in all_runs]), hide_index=True, key="train_runs_table")
-    pick = st.selectbox("Run to delete", [r.run_id for r in all_runs], key="train_delete_pick")
-    if st.button("Delete run…", key="train_delete"):
-        st.session_state["train_confirm_delete"] = pick
-    if st.session_state.get("train_confirm_delete") == pick:
-        target = next(r for r in all_runs if r.run_id == pick)
-        st.warning(f"Delete run {pick} and its model for good?")
-        yes, no = st.columns(2)
-        if yes.button("Yes, delete", key="train_delete_confirm", type="primary"):
-            if target.status == "running":
-                st.error("This run is still training: cancel it first.")
-            else:
-                runs.delete_run(target.path)
-                st.session_state.pop("train_confirm_delete")
-                st.rerun()
-        if no.button("Keep it", key="train_delete_keep"):
-            st.session_state.pop("train_confirm_delete")
-            st.rerun()

@@ -32,7 +32,9 @@ def test_labels() -> np.ndarray:
 def lab(tmp_path, monkeypatch, test_labels):
     """Two fake finished runs on mnist-sample (no training); the app pointed at them."""
     rng = np.random.default_rng(0)
-    made = [make_fake_run(tmp_path / "runs", rng.dirichlet(np.ones(10) * 0.3, size=len(test_labels)), test_labels,
+    probs = 0.8 * rng.dirichlet(np.ones(10) * 0.3, size=len(test_labels))
+    probs[np.arange(len(test_labels)), test_labels] += 0.2  # 28% right: above chance (a run that did not learn
+    made = [make_fake_run(tmp_path / "runs", probs, test_labels,  # is never the default), with many mistakes
                           DIGITS, data="mnist-sample", run_id=run_id)
             for run_id in ("20250101-000000-aaaa", "20250102-000000-bbbb")]
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))

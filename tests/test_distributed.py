@@ -32,7 +32,7 @@ from mnist_core.supervise import describe_failures, record_outcome
 
 REPO = Path(__file__).resolve().parent.parent
 SUBSET = "mnist-4k"
-RUN_FILES = {"config.json", "status.json", "metrics.jsonl", "model.pt", "probs.pt"}
+RUN_FILES = {"config.json", "status.json", "metrics.jsonl", "model.pt", "probs.pt", "epoch_probs.pt"}
 
 
 @pytest.fixture(scope="module")

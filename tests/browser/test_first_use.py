@@ -74,7 +74,7 @@ def fresh_app(proxy, tmp_path_factory):
 def test_without_mnist_files_the_sample_is_preselected_and_a_failed_download_says_so(page, fresh_app, proxy):
     open_page(page, fresh_app.url)
     expect(page.get_by_role("combobox", name="Data source")).to_have_value("mnist-sample")
-    expect(page.get_by_test_id("stExpander")).to_contain_text("Dataset('mnist-sample', train=4000, test=1000")
+    expect(page.get_by_test_id("stExpander")).to_contain_text("mnist-sample · 4,000 training and 1,000 test images")
 
     choose(page, "Data source", "mnist")
     spinner = page.get_by_test_id("stSpinner")

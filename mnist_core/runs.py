@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ import torch.nn as nn
 from mnist_core import procs
 from mnist_core.checkpoint import CheckpointError, checkpoint_bytes, read_checkpoint
 from mnist_core.config import TrainConfig
+from mnist_core.files import read_json, write_bytes_atomic, write_json_atomic
 from mnist_core.run_read import (  # noqa: F401  reading lives in run_read (it never writes); same API here
     BROKEN,
     DEAD_WORKER,
@@ -41,33 +41,10 @@ from mnist_core.run_read import (  # noqa: F401  reading lives in run_read (it n
     default_runs_dir,
     is_run_folder,
     list_runs,
+    parse_events,
+    read_events,
     read_run,
 )
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    write_bytes_atomic(path, json.dumps(obj, indent=2, default=_json_default).encode())
-
-
-def _json_default(value):
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def new_run_id() -> str:
@@ -109,7 +86,7 @@ def _update_status(run_dir: Path, status: str, allowed, fields: dict) -> dict:
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
     with folder_lock(Path(run_dir)):
-        current = read_json(Path(run_dir) / "status.json", default={})
+        current = read_json(Path(run_dir) / "status.json", default={}, error=RunStoreError)
         if not allowed(current):
             return current
         current.update(fields, status=status, updated=_now())
@@ -131,15 +108,6 @@ def folder_lock(folder: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def read_json(path: Path, default=None):
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return default
-    except (OSError, ValueError) as exc:
-        raise RunStoreError(f"{path} is unreadable: {exc}") from exc
-
-
 def append_event(run_dir: Path, event: dict) -> None:
     """Append the JSON-safe part of an event (tensors and models are dropped) as one line."""
     line = (json.dumps({k: v for k, v in event.items() if _is_plain(v)}) + "\n").encode()
@@ -153,27 +121,6 @@ def append_event(run_dir: Path, event: dict) -> None:
 
 def _is_plain(value) -> bool:
     return value is None or isinstance(value, (str, int, float, bool, list, dict))
-
-
-def read_events(run_dir: Path) -> list[dict]:
-    """Events so far; a half-written last line (training still appending) is skipped."""
-    try:
-        return parse_events((Path(run_dir) / "metrics.jsonl").read_bytes())
-    except FileNotFoundError:
-        return []
-
-
-def parse_events(data: bytes) -> list[dict]:
-    """The events in some metrics.jsonl bytes; lines that are not a JSON object (a half-written one) are skipped."""
-    events = []
-    for line in data.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events
 
 
 def delete_run(run_dir: Path) -> None:
@@ -193,7 +140,7 @@ def request_cancel(run_dir: Path) -> bool:
     arrives after the final status and writes nothing: no cancel file outlives its run (see _update_status).
     """
     with folder_lock(Path(run_dir)):
-        status = read_json(Path(run_dir) / "status.json", default={})
+        status = read_json(Path(run_dir) / "status.json", default={}, error=RunStoreError)
         if not isinstance(status, dict) or status.get("status") != "running" or not procs.worker_alive(status):
             return False
         write_bytes_atomic(Path(run_dir) / "cancel", b"")
@@ -204,13 +151,13 @@ def cancel_requested(run_dir: Path) -> bool:
     return (Path(run_dir) / "cancel").exists()
 
 
-def save_checkpoint(path: Path, model: nn.Module, meta: dict) -> None:
+def save_checkpoint(path: Path, net: nn.Module, meta: dict) -> None:
     """state_dict plus metadata (architecture, class_names, mean, std, data, metrics), atomically."""
-    write_bytes_atomic(path, checkpoint_bytes(model, meta))
+    write_bytes_atomic(path, checkpoint_bytes(net, meta))
 
 
 def load_checkpoint(source, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """(model in eval mode, meta) from a path or file object; never unpickles arbitrary objects, and checks
+    """(net in eval mode, meta) from a path or file object; never unpickles arbitrary objects, and checks
     the file before torch reads it (mnist_core.checkpoint)."""
     try:
         return read_checkpoint(source, device)

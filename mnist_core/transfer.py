@@ -14,20 +14,19 @@ checked weights and metadata, so nothing else in a file (an extra zip member) ri
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import io
 import os
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from mnist_core import runs
 from mnist_core.checkpoint import checkpoint_bytes, max_checkpoint_bytes
+from mnist_core.cli import ArgumentParser, fail
 from mnist_core.config import ConfigError, TrainConfig, is_data_name
 from mnist_core.data import DataError, default_data_dir, list_data_sources, load_dataset
+from mnist_core.files import staging_dir, write_bytes_atomic
 from mnist_core.predict import evaluate, predict_proba
 from mnist_core.runs import RunInfo, RunStoreError
 
@@ -45,8 +44,8 @@ def export_model(run_dir: Path | str) -> bytes:
     path = Path(run_dir) / "model.pt"
     if not path.is_file():
         raise RunStoreError(f"Run {Path(run_dir).name} has no model file (did it finish?).")
-    model, meta = runs.load_checkpoint(path)
-    return checkpoint_bytes(model, {k: meta[k] for k in META_KEYS if k in meta})
+    net, meta = runs.load_checkpoint(path)
+    return checkpoint_bytes(net, {k: meta[k] for k in META_KEYS if k in meta})
 
 
 def upload_name(file_name: str) -> str:
@@ -55,7 +54,7 @@ def upload_name(file_name: str) -> str:
     return name or "model.pt"
 
 
-def import_model(data: bytes, runs_dir: Path | str, data_dir: Path | str, file_name: str = "model.pt") -> Path:
+def import_model(file_bytes: bytes, runs_dir: Path | str, data_dir: Path | str, file_name: str = "model.pt") -> Path:
     """Add a model file as a finished run, evaluated on its data source's test split; return the run folder.
 
     RunStoreError says why a file is refused: too large, not a checkpoint or a suspicious one, an unknown
@@ -64,30 +63,30 @@ def import_model(data: bytes, runs_dir: Path | str, data_dir: Path | str, file_n
     """
     file_name = upload_name(file_name)
     limit = max_checkpoint_bytes()
-    if len(data) > limit:
-        raise RunStoreError(f"{file_name} is {len(data) / 2**20:,.1f} MB; the limit for a model file is "
+    if len(file_bytes) > limit:
+        raise RunStoreError(f"{file_name} is {len(file_bytes) / 2**20:,.1f} MB; the limit for a model file is "
                             f"{limit / 2**20:.1f} MB (four times the largest net MNIST Lab trains).")
-    model, meta = runs.load_checkpoint(io.BytesIO(data))
+    net, meta = runs.load_checkpoint(io.BytesIO(file_bytes))
     config = imported_config(meta, file_name)
-    source, names, mean, std = config.data, meta["class_names"], float(meta["mean"]), float(meta["std"])
-    if source not in list_data_sources(data_dir):
-        raise RunStoreError(f"This model was trained on data source {source!r}, which is not available here. "
-                            f"Import that dataset first (Data page or python -m mnist_core.datasets).")
+    data, names, mean, std = config.data, meta["class_names"], float(meta["mean"]), float(meta["std"])
+    if data not in list_data_sources(data_dir):
+        raise RunStoreError(f"This model was trained on data source {data!r}, which is not available here. "
+                            f"Import that dataset first (Data page or python -m mnist_core.own_data).")
     try:
-        dataset = load_dataset(source, data_dir, download=False)
+        dataset = load_dataset(data, data_dir, download=False)
     except DataError as exc:
-        raise RunStoreError(f"This model was trained on data source {source!r}, which cannot be loaded here: "
+        raise RunStoreError(f"This model was trained on data source {data!r}, which cannot be loaded here: "
                             f"{exc}") from exc
     if dataset.class_names != list(names):
-        raise RunStoreError(f"This model has {len(names)} classes ({', '.join(names[:12])}) but data "
-                            f"source {source!r} here has {dataset.num_classes} ({', '.join(dataset.class_names[:12])})"
+        raise RunStoreError(f"This model has {len(names)} classes ({', '.join(map(str, names[:12]))}) but data "
+                            f"source {data!r} here has {dataset.num_classes} ({', '.join(dataset.class_names[:12])})"
                             "; it cannot be evaluated on it.")
-    probs = predict_proba(model, dataset.test_images, mean, std)
+    probs = predict_proba(net, dataset.test_images, mean, std)
     metrics = evaluate(probs, dataset.test_labels)
     clean = {"architecture": meta["architecture"], "class_names": list(names), "mean": mean, "std": std,
-             "data": source, "config": config.to_dict(), "test_accuracy": metrics["accuracy"],
+             "data": data, "config": config.to_dict(), "test_accuracy": metrics["accuracy"],
              "test_loss": metrics["loss"]}
-    return _add_run(checkpoint_bytes(model, clean), config, probs, dataset.test_labels, metrics, Path(runs_dir),
+    return _add_run(checkpoint_bytes(net, clean), config, probs, dataset.test_labels, metrics, Path(runs_dir),
                     file_name)
 
 
@@ -109,11 +108,9 @@ def imported_config(meta: dict, file_name: str) -> TrainConfig:
 
 def _add_run(checkpoint: bytes, config: TrainConfig, probs, labels, metrics: dict, runs_dir: Path,
              file_name: str) -> Path:
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=runs_dir))  # holds no config.json: not a run
-    try:
+    with staging_dir(runs_dir, ".import-") as staging:  # holds no config.json: not a run
         run_dir = runs.create_run(staging, config)
-        runs.write_bytes_atomic(run_dir / "model.pt", checkpoint)
+        write_bytes_atomic(run_dir / "model.pt", checkpoint)
         runs.save_probs(run_dir, probs, labels)
         runs.append_event(run_dir, {"type": "imported", "file": file_name, "test_accuracy": metrics["accuracy"],
                                     "test_loss": metrics["loss"]})
@@ -121,13 +118,11 @@ def _add_run(checkpoint: bytes, config: TrainConfig, probs, labels, metrics: dic
                         imported_from=file_name)
         target = runs_dir / run_dir.name
         os.rename(run_dir, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mnist_core.transfer", description="Move trained models in and out.")
+    p = ArgumentParser(prog="python -m mnist_core.transfer", description="Move trained models in and out.")
     sub = p.add_subparsers(dest="command", required=True)
     exp = sub.add_parser("export", help="write a run's model to one file")
     exp.add_argument("run_dir")
@@ -139,14 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.command == "export":
-            runs.write_bytes_atomic(Path(args.out), export_model(args.run_dir))
+            write_bytes_atomic(Path(args.out), export_model(args.run_dir))
             print(f"wrote {args.out}")
         else:
             path = Path(args.file)
             print(f"added run {import_model(path.read_bytes(), args.runs_dir, args.data_dir, path.name)}")
     except (RunStoreError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc, 2)
     return 0
 
 

@@ -12,11 +12,12 @@ import pytest
 import torch
 from dataset_files import make_zip, shape_files, shape_zip
 
-from mnist_core import datasets, runs, transfer
+from mnist_core import runs, transfer
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_dataset
 from mnist_core.launch import run_training
-from mnist_core.model import make_net
+from mnist_core.nets import make_net
+from mnist_core.own_data import datasets
 from mnist_core.predict import predict_proba
 from mnist_core.runs import RunStoreError
 

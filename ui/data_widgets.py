@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from mnist_core.archive import printable
 from mnist_core.checkpoint import max_checkpoint_bytes
-from mnist_core.datasets import (
+from mnist_core.data import DataError
+from mnist_core.own_data.archive import printable
+from mnist_core.own_data.datasets import (
     Analysis,
-    DatasetError,
     Limits,
     analyse_bytes,
     analyse_path,
@@ -24,8 +24,8 @@ from mnist_core.datasets import (
     preview,
     remove_dataset,
 )
+from mnist_core.own_data.sandbox import run_limited
 from mnist_core.runs import RunStoreError
-from mnist_core.sandbox import run_limited
 from mnist_core.transfer import export_file_name, export_model, import_model
 from ui import state
 from ui.grid import render_grid
@@ -87,7 +87,7 @@ def _analyse(upload, root: Path | None, folder: str, test_fraction: float) -> An
         with st.spinner("Reading and checking every file…"):
             return run_limited(*call, limits, on_wait=lambda elapsed: status.caption(
                 f"{elapsed:.0f} s so far (stopped after {limits.cpu_seconds:,} s of CPU time)"))
-    except DatasetError as exc:
+    except DataError as exc:
         return str(exc)
     finally:
         cancel.empty()
@@ -129,7 +129,7 @@ def dataset_manager(data_dir: Path) -> None:
     if st.button("Remove", key="data_remove", disabled=not sure):
         try:
             remove_dataset(choice, data_dir=data_dir)
-        except (DatasetError, OSError) as exc:
+        except (DataError, OSError) as exc:
             st.error(f"Could not remove {choice!r}: {exc}")
             return
         for key in ("data_remove_choice", "data_remove_confirm", ANALYSIS_KEY):
@@ -170,7 +170,7 @@ def models_in_and_out(runs_dir: Path, data_dir: Path) -> None:
         try:
             with st.spinner("Checking the model and evaluating it on its test set…"):
                 run_dir = import_model(upload.getvalue(), runs_dir, data_dir, upload.name)
-        except (RunStoreError, DatasetError, OSError) as exc:
+        except (RunStoreError, DataError, OSError) as exc:
             st.error(str(exc))
             return
         st.success(f"Added run {run_dir.name}; choose it in the sidebar to review it.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.review_store import MAX_REVIEWER, VerdictError, clean_reviewer
+from mnist_core.review.store import MAX_REVIEWER, VerdictError, clean_reviewer
 from ui.text import md_escape
 from ui.url import publish
 

@@ -8,14 +8,14 @@ import streamlit as st
 import torch
 
 from mnist_core.config import OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
-from mnist_core.data import DataError, Dataset, list_data_sources
+from mnist_core.data import DataError, Dataset, idx_dir, list_data_sources
 from mnist_core.distributed import max_workers
-from mnist_core.model import MODELS
+from mnist_core.nets import ARCHITECTURES
 from ui import state
 from ui.corrections_picker import corrections_picker
 from ui.grid import grid_png
 
-FORM_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "model", "shuffle")  # filled in by a preset
+FORM_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "architecture", "shuffle")  # filled in by a preset
 
 
 def _apply_preset() -> None:
@@ -38,14 +38,14 @@ def config_form() -> TrainConfig:
     if "train_recipe" not in st.session_state:
         st.session_state["train_recipe"] = "default"
         _apply_preset()
-    sources = list_data_sources(state.data_dir())
-    default_source = "mnist" if (state.data_dir() / "MNIST" / "raw").is_dir() else "mnist-sample"
+    names = list_data_sources(state.data_dir())
+    default_data = "mnist" if idx_dir("mnist", state.data_dir()).is_dir() else "mnist-sample"
     left, middle, right = st.columns(3)
     recipe = left.selectbox("Preset", list(RECIPES), key="train_recipe", on_change=_apply_preset,
                             help="A starting point for every field below; the fields stay editable.")
     left.caption(preset_caption(recipe))
-    data = left.selectbox("Data source", sources, index=sources.index(default_source), key="train_data")
-    model = left.selectbox("Model", list(MODELS), key="train_model")
+    data = left.selectbox("Data source", names, index=names.index(default_data), key="train_data")
+    architecture = left.selectbox("Architecture", list(ARCHITECTURES), key="train_architecture")
     epochs = middle.number_input("Epochs", 1, 200, key="train_epochs")
     batch_size = middle.number_input("Batch size", 1, 8192, key="train_batch_size")
     lr = middle.number_input("Learning rate", 1e-6, 10.0, key="train_lr", format="%.1e", step=1e-4)
@@ -62,7 +62,7 @@ def config_form() -> TrainConfig:
     preset = {k: v for k, v in RECIPES[recipe].items() if k not in FORM_FIELDS}
     return dataclasses.replace(
         TrainConfig(data=data, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), optimizer=optimizer,
-                    seed=int(seed), shuffle=bool(shuffle), device=device, model=model, recipe=recipe,
+                    seed=int(seed), shuffle=bool(shuffle), device=device, architecture=architecture, recipe=recipe,
                     label_corrections=corrections, workers=int(workers)), **preset)
 
 

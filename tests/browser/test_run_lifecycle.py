@@ -24,9 +24,9 @@ PAGE_SLACK_S = 10  # for the page to show it: one fragment refresh plus the app 
 
 
 @pytest.fixture(scope="module")
-def lifecycle_app(mnist_dir, tmp_path_factory):
+def lifecycle_app(shared_data_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("lifecycle-app")
-    with AppServer(mnist_dir, root / "runs", log_path=root / "streamlit.log") as server:
+    with AppServer(shared_data_dir, root / "runs", log_path=root / "streamlit.log") as server:
         yield server
 
 
@@ -105,8 +105,8 @@ def test_a_diverged_run_is_flagged_and_not_the_default(page, lifecycle_app):
     # the warning itself, not the runs table's cell that repeats it
     expect(warning_in("stMain").get_by_text("This run did not learn:", exact=False)).to_be_visible()
     sidebar = page.get_by_test_id("stSidebar")
-    picker = sidebar.get_by_role("combobox", name="Model (run)")
+    picker = sidebar.get_by_role("combobox", name="Run")
     expect(picker).to_have_value("")  # the only finished run did not learn: nobody gets it by default
-    choose(page, "Model (run)", run_label(info))
+    choose(page, "Run", run_label(info))
     expect(warning_in("stSidebar").get_by_text("This run did not learn:", exact=False)).to_be_visible()
     page.screenshot(path=str(lifecycle_app.runs_dir.parent / "diverged.png"), full_page=True)

@@ -9,7 +9,7 @@ Rules (the same for image files and for .npz arrays):
   (its border, after scaling) is above 127.5, the image is taken as dark-on-light and inverted (255 - x).
   This is decided per image, so a folder mixing scans and screen drawings still comes out consistent.
 
-    python -c "from mnist_core.convert import decode_image; print(decode_image(open('a.png','rb').read()))"
+    python -c "from mnist_core.own_data.convert import decode_image; print(decode_image(open('a.png','rb').read()))"
 """
 from __future__ import annotations
 
@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps
 
-from mnist_core.archive import DatasetError
-from mnist_core.data import IMAGE_SIZE
+from mnist_core.data import IMAGE_SIZE, DataError
 
 FORMATS = ("PNG", "JPEG", "BMP", "TIFF")  # PIL opens MPO, the JPEG variant many cameras write, as JPEG
 WIDE_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
@@ -62,7 +61,7 @@ def decode_image(data: bytes, max_pixels: int = 50_000_000,
 
     Raises ImageSkipped with a short reason for anything else, corrupt files and oversized images.
     `admit(width, height)` is called with the size from the header, before decoding: the import's pixel
-    budget, which raises DatasetError once it is spent.
+    budget, which raises DataError once it is spent.
     """
     try:
         with warnings.catch_warnings():
@@ -79,7 +78,7 @@ def decode_image(data: bytes, max_pixels: int = 50_000_000,
             if image.format != "PNG":  # cameras and scanners record rotation in EXIF; PNGs practically never
                 image = ImageOps.exif_transpose(image)
             gray = to_gray(image)
-    except (ImageSkipped, DatasetError, MemoryError):  # MemoryError: the sandbox's limit, never "corrupt"
+    except (ImageSkipped, DataError, MemoryError):  # MemoryError: the sandbox's limit, never "corrupt"
         raise
     except Image.UnidentifiedImageError as exc:
         raise ImageSkipped("not an image (or not PNG, JPEG, BMP or TIFF)") from exc

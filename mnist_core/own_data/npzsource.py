@@ -4,12 +4,12 @@ Arrays: `images` (N, H, W) or (N, 1, H, W) and `labels` (N,) integers, or the sa
 `train_images`, `train_labels`, `test_images`, `test_labels`; optional `class_names` (strings, one per
 class; default "0", "1", ...). Pixels may be uint8, other integers in 0..255, bool, or float: floats
 whose maximum is at most 1 are taken as [0, 1] and scaled by 255, other floats must lie in [0, 255].
-Every image then goes through the same conversion as image files (mnist_core.convert).
+Every image then goes through the same conversion as image files (mnist_core.own_data.convert).
 
 The file is read as the zip it is, with the archive limits, and every array with allow_pickle=False:
 a pickled object in an .npz can run code, so it is refused.
 
-    python -c "from mnist_core.npzsource import collect_npz; print(collect_npz(open('d.npz','rb').read()).class_names)"
+    python -c "from mnist_core.own_data.npzsource import collect_npz as c; print(c(open('d.npz','rb').read()).labels)"
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from collections import Counter
 
 import numpy as np
 
-from mnist_core.archive import CHUNK, DEFAULT_LIMITS, MB, DatasetError, Limits, open_zip
-from mnist_core.convert import Collected, fit_batch
+from mnist_core.data import DataError
+from mnist_core.own_data.archive import CHUNK, DEFAULT_LIMITS, MB, Limits, open_zip
+from mnist_core.own_data.convert import Collected, fit_batch
 
 SPLIT_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 BLOCK_VALUES = 1 << 20
@@ -37,8 +38,8 @@ def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarr
     budget, pixels = limits.unpacked_bytes, 0
     for info in (i for i in infos if not i.is_dir()):
         if not info.filename.endswith(".npy"):
-            raise DatasetError(f"The .npz file holds {info.filename!r}, which is not a NumPy array; "
-                               "save it with numpy.savez.")
+            raise DataError(f"The .npz file holds {info.filename!r}, which is not a NumPy array; "
+                            "save it with numpy.savez.")
         key = info.filename[:-len(".npy")]
         try:
             with archive.open(info) as stream:
@@ -48,15 +49,15 @@ def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarr
                     pixels += count
                     _check_pixels(key, shape, pixels, limits)
                 if count * dtype.itemsize > budget:
-                    raise DatasetError(f"Array {key!r} in the .npz file declares {count * dtype.itemsize / MB:,.0f} MB"
-                                       f" ({dtype}, shape {shape}); the limit is {limits.unpacked_bytes / MB:.0f} MB "
-                                       "for all arrays together. Nothing was read.")
+                    raise DataError(f"Array {key!r} in the .npz file declares {count * dtype.itemsize / MB:,.0f} MB"
+                                    f" ({dtype}, shape {shape}); the limit is {limits.unpacked_bytes / MB:.0f} MB "
+                                    "for all arrays together. Nothing was read.")
                 budget -= count * dtype.itemsize
                 arrays[key] = _body(stream, key, shape, fortran, dtype, count)
-        except (DatasetError, MemoryError):  # a MemoryError is the sandbox's limit: it says so itself
+        except (DataError, MemoryError):  # a MemoryError is the sandbox's limit: it says so itself
             raise
         except Exception as exc:  # a damaged .npy header or deflate stream can fail in several ways
-            raise DatasetError(f"Array {key!r} in the .npz file is unreadable ({type(exc).__name__}: {exc}).") from exc
+            raise DataError(f"Array {key!r} in the .npz file is unreadable ({type(exc).__name__}: {exc}).") from exc
     return arrays
 
 
@@ -68,23 +69,23 @@ def _header(stream, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:
             raise ValueError(f".npy format version {version[0]}.{version[1]}; save it with numpy.savez")
         shape, fortran, dtype = read[version](stream)  # parses the header safely (a literal, not code)
     except ValueError as exc:
-        raise DatasetError(f"Array {key!r} in the .npz file has no valid .npy header ({exc}).") from exc
+        raise DataError(f"Array {key!r} in the .npz file has no valid .npy header ({exc}).") from exc
     if dtype.hasobject:
-        raise DatasetError(f"Array {key!r} in the .npz file holds pickled Python objects, which are never "
-                           "loaded (unpickling can run code). Save plain arrays, e.g. "
-                           "numpy.savez(path, images=images.astype('uint8'), labels=labels.astype('int64')).")
+        raise DataError(f"Array {key!r} in the .npz file holds pickled Python objects, which are never "
+                        "loaded (unpickling can run code). Save plain arrays, e.g. "
+                        "numpy.savez(path, images=images.astype('uint8'), labels=labels.astype('int64')).")
     if dtype.kind not in "biufcUS" or dtype.fields is not None or dtype.subdtype is not None:
-        raise DatasetError(f"Array {key!r} in the .npz file has dtype {dtype}, which is not supported.")
+        raise DataError(f"Array {key!r} in the .npz file has dtype {dtype}, which is not supported.")
     return shape, fortran, dtype
 
 
 def _check_pixels(key: str, shape: tuple[int, ...], pixels: int, limits: Limits) -> None:
     if len(shape) >= 2 and shape[-1] * shape[-2] > limits.image_pixels:
-        raise DatasetError(f"`{key}` holds images of {shape[-1]}x{shape[-2]} pixels; the limit is "
-                           f"{limits.image_pixels:,} per image (MNIST_IMPORT_MAX_IMAGE_PIXELS). Nothing was read.")
+        raise DataError(f"`{key}` holds images of {shape[-1]}x{shape[-2]} pixels; the limit is "
+                        f"{limits.image_pixels:,} per image (MNIST_IMPORT_MAX_IMAGE_PIXELS). Nothing was read.")
     if pixels > limits.total_pixels:
-        raise DatasetError(f"The .npz file's images hold {pixels:,} pixels in all; the limit is "
-                           f"{limits.total_pixels:,} (MNIST_IMPORT_MAX_PIXELS). Nothing was read.")
+        raise DataError(f"The .npz file's images hold {pixels:,} pixels in all; the limit is "
+                        f"{limits.total_pixels:,} (MNIST_IMPORT_MAX_PIXELS). Nothing was read.")
 
 
 def _body(stream, key: str, shape, fortran: bool, dtype: np.dtype, count: int) -> np.ndarray:
@@ -94,8 +95,8 @@ def _body(stream, key: str, shape, fortran: bool, dtype: np.dtype, count: int) -
     while got < len(view) and (n := stream.readinto(view[got:got + CHUNK])):
         got += n
     if got != len(view) or stream.read(1):
-        raise DatasetError(f"Array {key!r} in the .npz file is corrupt or crafted: its data does not match the "
-                           f"size its header declares ({dtype}, shape {shape}).")
+        raise DataError(f"Array {key!r} in the .npz file is corrupt or crafted: its data does not match the "
+                        f"size its header declares ({dtype}, shape {shape}).")
     return flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
 
 
@@ -104,16 +105,16 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
     given = [k for k in SPLIT_KEYS if k in arrays]
     if given and len(given) < len(SPLIT_KEYS):
         missing = [k for k in SPLIT_KEYS if k not in arrays]
-        raise DatasetError(f"The .npz file has {', '.join(given)} but lacks {', '.join(missing)}: "
-                           "give all four, or just `images` and `labels` to have a test split made.")
+        raise DataError(f"The .npz file has {', '.join(given)} but lacks {', '.join(missing)}: "
+                        "give all four, or just `images` and `labels` to have a test split made.")
     if given:
         parts = [(arrays["train_images"], arrays["train_labels"], "train_"),
                  (arrays["test_images"], arrays["test_labels"], "test_")]
     elif "images" in arrays and "labels" in arrays:
         parts = [(arrays["images"], arrays["labels"], "")]
     else:
-        raise DatasetError("The .npz file needs arrays `images` and `labels` (or train_images, train_labels, "
-                           f"test_images, test_labels); it has: {', '.join(sorted(arrays)) or 'nothing'}.")
+        raise DataError("The .npz file needs arrays `images` and `labels` (or train_images, train_labels, "
+                        f"test_images, test_labels); it has: {', '.join(sorted(arrays)) or 'nothing'}.")
     images, labels = [], []
     for raw_images, raw_labels, prefix in parts:
         images.append(_pixels(f"{prefix}images", raw_images))
@@ -123,8 +124,8 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
     count = len(names) if names is not None else int(all_labels.max()) + 1
     low, high = int(all_labels.min()), int(all_labels.max())
     if low < 0 or high >= count:
-        raise DatasetError(f"Labels must be class numbers 0..{count - 1}"
-                           f"{' (one per class name)' if names is not None else ''}; found {low}..{high}.")
+        raise DataError(f"Labels must be class numbers 0..{count - 1}"
+                        f"{' (one per class name)' if names is not None else ''}; found {low}..{high}.")
     names = names if names is not None else [str(k) for k in range(count)]
     fitted = [fit_batch(part) for part in images]
     sizes = Counter()
@@ -141,8 +142,8 @@ def _pixels(key: str, raw: np.ndarray) -> np.ndarray:
     if raw.ndim == 4 and raw.shape[1] == 1:
         raw = raw[:, 0]
     if raw.ndim != 3 or 0 in raw.shape:
-        raise DatasetError(f"`{key}` has shape {raw.shape}; expected grayscale images shaped (N, H, W) or "
-                           "(N, 1, H, W) with N, H, W at least 1.")
+        raise DataError(f"`{key}` has shape {raw.shape}; expected grayscale images shaped (N, H, W) or "
+                        "(N, 1, H, W) with N, H, W at least 1.")
     if raw.dtype == np.uint8:
         return raw
     if raw.dtype == np.bool_:
@@ -150,17 +151,17 @@ def _pixels(key: str, raw: np.ndarray) -> np.ndarray:
     if np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating):
         is_float = np.issubdtype(raw.dtype, np.floating)
         if is_float and not all(np.isfinite(block).all() for block in _blocks(raw)):
-            raise DatasetError(f"`{key}` contains NaN or infinite pixel values.")
+            raise DataError(f"`{key}` contains NaN or infinite pixel values.")
         low, high = raw.min(), raw.max()
         if not (low >= 0 and high <= 255):
-            raise DatasetError(f"`{key}` has pixel values from {low} to {high}; they must lie in 0..255 "
-                               "(or 0..1 for floats).")
+            raise DataError(f"`{key}` has pixel values from {low} to {high}; they must lie in 0..255 "
+                            "(or 0..1 for floats).")
         scale = 255.0 if is_float and high <= 1 else 1.0
         out = np.empty(raw.shape, dtype=np.uint8)
         for block, target in zip(_blocks(raw), _blocks(out), strict=True):  # float64 only a block at a time
             target[...] = np.round(block * scale)
         return out
-    raise DatasetError(f"`{key}` has dtype {raw.dtype}; pixels must be uint8, integers, bool or floats.")
+    raise DataError(f"`{key}` has dtype {raw.dtype}; pixels must be uint8, integers, bool or floats.")
 
 
 def _blocks(array: np.ndarray) -> list[np.ndarray]:
@@ -171,18 +172,18 @@ def _blocks(array: np.ndarray) -> list[np.ndarray]:
 
 def _labels(key: str, raw: np.ndarray, count: int) -> np.ndarray:
     if raw.ndim != 1 or len(raw) != count:
-        raise DatasetError(f"`{key}` has shape {raw.shape} but there are {count:,} images: "
-                           "give exactly one label per image.")
+        raise DataError(f"`{key}` has shape {raw.shape} but there are {count:,} images: "
+                        "give exactly one label per image.")
     if not np.issubdtype(raw.dtype, np.integer):
-        raise DatasetError(f"`{key}` has dtype {raw.dtype}; labels must be integers (class numbers 0, 1, ...).")
+        raise DataError(f"`{key}` has dtype {raw.dtype}; labels must be integers (class numbers 0, 1, ...).")
     return raw.astype(np.int64)
 
 
 def _class_names(raw: np.ndarray) -> list[str]:
     if raw.ndim != 1 or raw.dtype.kind not in "US":
-        raise DatasetError(f"`class_names` must be a 1-D array of strings; got dtype {raw.dtype}, shape {raw.shape}.")
+        raise DataError(f"`class_names` must be a 1-D array of strings; got dtype {raw.dtype}, shape {raw.shape}.")
     names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in raw.tolist()]
     names = [n.strip() for n in names]
     if any(not n for n in names) or len(set(names)) != len(names):
-        raise DatasetError("`class_names` must be distinct, non-empty strings.")
+        raise DataError("`class_names` must be distinct, non-empty strings.")
     return names

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from mnist_core.config import is_data_name
 from mnist_core.data import Dataset
-from mnist_core.runs import write_bytes_atomic
+from mnist_core.files import write_bytes_atomic
 
 HEADER = ["dataset", "split", "index", "label"]
 SPLITS = ("train", "test")
@@ -47,7 +47,7 @@ class CorrectionsError(ValueError):
 
 @dataclasses.dataclass
 class Corrections:
-    dataset: str | None  # None for a file with no rows
+    data: str | None  # the data source the file corrects (its `dataset` column); None for a file with no rows
     labels: dict[tuple[str, int], int]  # (split, index) -> corrected label
 
 
@@ -83,7 +83,7 @@ def parse_corrections(data: bytes, where: str = "The corrections file") -> Corre
     if header != HEADER:
         raise CorrectionsError(f"{where}: line 1 must be the header {','.join(HEADER)!r}; it is not, so this is not "
                                "a corrections file (export one from the Review page).")
-    dataset, labels, seen = None, {}, {}
+    source, labels, seen = None, {}, {}
     for line_no, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -91,10 +91,10 @@ def parse_corrections(data: bytes, where: str = "The corrections file") -> Corre
             raise CorrectionsError(f"{where}, line {line_no}: expected {len(HEADER)} fields "
                                    f"({','.join(HEADER)}), got {len(row)}.")
         name, split, index, label = (cell.strip() for cell in row)
-        if not is_data_name(name) or dataset not in (None, name):
+        if not is_data_name(name) or source not in (None, name):
             raise CorrectionsError(f"{where}, line {line_no}: the dataset is not a data source name, or differs "
                                    "from the lines before; one file corrects one dataset.")
-        dataset = name
+        source = name
         if split not in SPLITS:
             raise CorrectionsError(f"{where}, line {line_no}: split must be 'test' or 'train'.")
         key = (split, _parse_int(index, "index", where, line_no))
@@ -103,7 +103,7 @@ def parse_corrections(data: bytes, where: str = "The corrections file") -> Corre
                                    f"line {seen[key]}.")
         seen[key] = line_no
         labels[key] = _parse_int(label, "label", where, line_no)
-    return Corrections(dataset, labels)
+    return Corrections(source, labels)
 
 
 def _parse_int(text: str, field: str, where: str, line_no: int) -> int:
@@ -114,7 +114,7 @@ def _parse_int(text: str, field: str, where: str, line_no: int) -> int:
 
 def check_corrections(corrections: Corrections, dataset: Dataset, where: str) -> None:
     """Raise CorrectionsError unless every row names `dataset`, an image it has and a class it has."""
-    if corrections.dataset is not None and corrections.dataset != dataset.name:
+    if corrections.data is not None and corrections.data != dataset.name:
         raise CorrectionsError(f"{where} corrects another dataset than the training data, {dataset.name!r}.")
     sizes = {"train": len(dataset.train_labels), "test": len(dataset.test_labels)}
     for (split, index), label in corrections.labels.items():
@@ -136,18 +136,18 @@ def apply_label_corrections(dataset: Dataset, path: Path | str) -> Dataset:
     return dataclasses.replace(dataset, train_labels=labels["train"], test_labels=labels["test"])
 
 
-def format_corrections(dataset_name: str, labels: dict[tuple[str, int], int]) -> str:
+def format_corrections(data: str, labels: dict[tuple[str, int], int]) -> str:
     """The CSV text of a corrections file, rows sorted by split then index."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
     for (split, index), label in sorted(labels.items()):
-        writer.writerow([dataset_name, split, index, label])
+        writer.writerow([data, split, index, label])
     return out.getvalue()
 
 
-def write_corrections(path: Path | str, dataset_name: str, labels: dict[tuple[str, int], int]) -> None:
-    write_bytes_atomic(Path(path), format_corrections(dataset_name, labels).encode())
+def write_corrections(path: Path | str, data: str, labels: dict[tuple[str, int], int]) -> None:
+    write_bytes_atomic(Path(path), format_corrections(data, labels).encode())
 
 
 @dataclasses.dataclass
@@ -155,7 +155,7 @@ class StoredCorrections:
     """A corrections file the dashboard keeps: runs trained with it name its path in their config."""
 
     path: Path
-    dataset: str
+    data: str
     count: int
     added: str
 
@@ -167,24 +167,24 @@ class StoredCorrections:
 def store_corrections(runs_dir: Path | str, corrections: Corrections) -> Path:
     """Keep checked corrections under <runs dir>/corrections/, re-written from the parsed rows (never the bytes
     as uploaded), named by their content: a run's config can name the file, and the file never changes."""
-    if corrections.dataset is None:
+    if corrections.data is None:
         raise CorrectionsError("The corrections file has no rows: there is nothing to correct.")
-    text = format_corrections(corrections.dataset, corrections.labels).encode()
-    path = Path(runs_dir) / STORE / f"{corrections.dataset}-{hashlib.sha256(text).hexdigest()[:12]}.csv"
+    text = format_corrections(corrections.data, corrections.labels).encode()
+    path = Path(runs_dir) / STORE / f"{corrections.data}-{hashlib.sha256(text).hexdigest()[:12]}.csv"
     if not path.is_file():
         write_bytes_atomic(path, text)
     return path
 
 
-def stored_corrections(runs_dir: Path | str, dataset: str) -> list[StoredCorrections]:
+def stored_corrections(runs_dir: Path | str, data: str) -> list[StoredCorrections]:
     """The kept corrections files of one dataset, newest first; unreadable ones are left out."""
     folder, found = Path(runs_dir) / STORE, []
-    for path in folder.glob(f"{dataset}-*.csv") if is_data_name(dataset) and folder.is_dir() else []:
+    for path in folder.glob(f"{data}-*.csv") if is_data_name(data) and folder.is_dir() else []:
         try:
             parsed, mtime = read_corrections(path), path.stat().st_mtime
         except (CorrectionsError, OSError):
             continue
-        if parsed.dataset == dataset:
+        if parsed.data == data:
             added = dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M")
-            found.append((mtime, StoredCorrections(path, dataset, len(parsed.labels), added)))
+            found.append((mtime, StoredCorrections(path, data, len(parsed.labels), added)))
     return [s for _, s in sorted(found, key=lambda pair: pair[0], reverse=True)]

@@ -28,6 +28,7 @@ BENCHMARKS = [
     "deploy_memory",
     "understand_latency",
     "watch",
+    "load",
 ]
 
 

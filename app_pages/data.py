@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.datasets import DatasetError, commit, validate_name
+from mnist_core.data import DataError
+from mnist_core.own_data.datasets import commit, validate_name
 from ui import state
 from ui.data_widgets import analysis_for, dataset_manager, flash, models_in_and_out, server_folder, show_analysis
 
@@ -28,8 +29,13 @@ if analysis is not None:
     show_analysis(analysis)
     problem = None
     try:
+<<<<<<< HEAD
         validate_name(name, data_dir=state.data_dir())
     except DatasetError as exc:
+=======
+        validate_name(name, state.data_dir())
+    except DataError as exc:
+>>>>>>> layout
         problem = str(exc)
     if name and problem:
         st.warning(problem)
@@ -37,7 +43,7 @@ if analysis is not None:
         try:
             commit(analysis, name, data_dir=state.data_dir())
             st.success(f"Imported {name!r}. Train on it by choosing data source {name!r} on the Train page.")
-        except (DatasetError, OSError) as exc:
+        except (DataError, OSError) as exc:
             st.error(f"Nothing was imported: {exc}")
 
 st.subheader("Imported datasets")

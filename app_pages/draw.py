@@ -13,9 +13,13 @@ from streamlit.errors import StreamlitAPIException
 from mnist_core.draw import DrawingError, predict_drawing
 from ui.charts import probability_bars
 from ui.grid import enlarge
+<<<<<<< HEAD
 from ui.network_view import DRAWING_KEY, inside, open_in_network, show_attributions
 from ui.state import require_model
 from ui.text import md_escape
+=======
+from ui.state import require_net
+>>>>>>> layout
 
 CANVAS_PX = 280  # 10x MNIST's 28 px: room for a finger, and the same shape
 PREVIEW_PX = 168  # the 28x28 input shown 6x, pixels kept sharp
@@ -33,7 +37,7 @@ def clear_canvas() -> None:
 
 
 st.header("Draw a digit")
-info, model, meta = require_model()
+info, net, meta = require_net()
 class_names = list(meta["class_names"])
 st.caption(f"Model: run {md_escape(info.run_id)} · trained on {md_escape(meta.get('data'))} · {len(class_names)} "
            "classes. Draw in the black square; the prediction updates each time you lift the pen.")
@@ -52,7 +56,7 @@ with draw_col:
 
 with result_col:
     try:
-        result = predict_drawing(model, canvas.image_data, meta["mean"], meta["std"])
+        result = predict_drawing(net, canvas.image_data, meta["mean"], meta["std"])
     except DrawingError as exc:
         st.error(f"The canvas sent an image that cannot be read: {exc}")
         st.stop()

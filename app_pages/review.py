@@ -2,7 +2,7 @@
 
 Part of the dashboard: `streamlit run app.py`, then Review. The queue is the selected run's test images,
 lowest p(given label | image) first; verdicts go to the review store (env MNIST_REVIEW_DB, else
-st.secrets["review_db"], else <runs dir>/reviews.db). The view lives in the URL (see ui/review.py).
+st.secrets["review_db"], else <runs dir>/reviews.db). The view lives in the URL (see ui/url.py).
 Keys: W label is wrong, A ambiguous, M model is wrong, F fine, P previous, N next.
 """
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from mnist_core.corrections import CorrectionsError, format_corrections
-from mnist_core.review_export import export_rows, review_corrections, rows_to_csv, rows_to_json
-from mnist_core.review_store import MAX_NOTE, VERDICTS, ReviewStoreError, VerdictError, latest_by_image, shown_url
-from mnist_core.suspects import filter_queue, find_suspects
+from mnist_core.review.corrections import CorrectionsError, format_corrections
+from mnist_core.review.export import export_rows, review_corrections, rows_to_csv, rows_to_json
+from mnist_core.review.queue import image_to_show, neighbours, next_unreviewed, suggested_label
+from mnist_core.review.store import MAX_NOTE, VERDICTS, ReviewStoreError, VerdictError, latest_by_image, shown_url
+from mnist_core.review.suspects import filter_queue, find_suspects
 from ui.grid import enlarge
+<<<<<<< HEAD
 from ui.network_view import open_in_network
 from ui.review import (
     IMAGE_KEY,
@@ -33,11 +35,17 @@ from ui.review import (
 from ui.reviewer import current_reviewer
 from ui.state import finished_runs, require_run_view
 from ui.text import md_escape
+=======
+from ui.review import describe, issues_table, probability_chart, queue_table
+from ui.reviewer import current_reviewer
+from ui.state import open_store, require_run_view, review_db_url
+from ui.url import IMAGE_KEY, IMAGE_PARAM, param, publish_review_view, review_image, seed_review_filters
+>>>>>>> layout
 
 SHORTCUTS = {"label_wrong": "W", "ambiguous": "A", "model_wrong": "M", "fine": "F"}
 
 view = require_run_view()
-names, run_id, dataset = view.class_names, view.info.run_id, view.info.config.get("data", "")
+names, run_id, data = view.class_names, view.info.run_id, view.info.config.get("data", "")
 reviewer = current_reviewer()
 st.header("Review labels")
 db_url = review_db_url()
@@ -50,12 +58,20 @@ except ReviewStoreError as exc:
     st.stop()
 latest = latest_by_image(history)
 s = find_suspects(view.probs, view.labels)
+<<<<<<< HEAD
 # Names, notes, class and dataset names are typed by visitors: every one goes through md_escape or st.text.
 st.caption(f"Run {md_escape(run_id)} · {md_escape(dataset)} · verdicts stored in {md_escape(shown_url(db_url))} · "
            f"reviewing as {md_escape(reviewer) if reviewer else '— enter your name in the sidebar'}")
 
 for problem in seed_filters_from_url(len(names)):
     st.warning(md_escape(problem))
+=======
+st.caption(f"Run {run_id} · {data} · verdicts stored in {shown_url(db_url)} · reviewing as "
+           f"{reviewer or '— enter your name in the sidebar'}")
+
+for problem in seed_review_filters(len(names)):
+    st.warning(problem)
+>>>>>>> layout
 f1, f2, f3, f4 = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
 f1.selectbox("Given label", [None, *range(len(names))], key="review_class",
              format_func=lambda k: "All classes" if k is None else names[k])
@@ -81,17 +97,22 @@ if message:
 if st.session_state.get("review_for_run") != run_id:  # the page's first run (the link's image), or a new run
     first = "review_for_run" not in st.session_state
     st.session_state["review_for_run"] = run_id
-    st.session_state[IMAGE_KEY] = url_image() if first else None
-    raw = st.query_params.get(IMAGE_PARAM) if first else None
+    st.session_state[IMAGE_KEY] = review_image() if first else None
+    raw = param(IMAGE_PARAM) if first else None
     if raw is not None and (st.session_state[IMAGE_KEY] is None or st.session_state[IMAGE_KEY] not in queue):
+<<<<<<< HEAD
         st.warning(f"Image {md_escape(repr(raw[:40]))} from the link is not in this queue; showing the first "
                    "unreviewed one.")
 image = st.session_state[IMAGE_KEY]
 if image is None or image not in queue:
     image = next_unreviewed(queue, judged)
     image = int(queue[0]) if image is None and len(queue) else image
+=======
+        st.warning(f"Image {raw!r} from the link is not in this queue; showing the first unreviewed one.")
+image = image_to_show(queue, judged, st.session_state[IMAGE_KEY])
+>>>>>>> layout
 st.session_state[IMAGE_KEY] = image
-write_view_to_url(image)
+publish_review_view(image)
 
 
 def record(verdict: str, image: int) -> None:
@@ -105,7 +126,7 @@ def record(verdict: str, image: int) -> None:
         return
     corrected = st.session_state.get("review_corrected") if verdict == "label_wrong" else None
     try:
-        store.add(run_id, dataset, image, current_reviewer(), verdict, corrected, st.session_state.get("review_note"),
+        store.add(run_id, data, image, current_reviewer(), verdict, corrected, st.session_state.get("review_note"),
                   num_samples=len(view.labels), num_classes=len(names))
     except (VerdictError, ReviewStoreError) as exc:
         st.session_state["review_message"] = ("error", f"Verdict not saved: {exc}")
@@ -125,12 +146,13 @@ if image is None:
     st.info("No image matches these filters: widen them above.")
 else:
     given, predicted = int(view.labels[image]), int(view.predicted[image])
-    position = int(np.flatnonzero(queue == image)[0])
+    position, previous, following = neighbours(queue, image)
     left, right = st.columns([1, 2])
     left.image(enlarge(view.images[image], 280), caption=f"Test image {image} ({position + 1} of {len(queue)})")
     open_in_network(view.info.run_id, int(image), left)
     with right:
         m1, m2, m3 = st.columns(3)
+<<<<<<< HEAD
         m1.metric("Given label", md_escape(names[given]))
         m2.metric("Predicted", md_escape(names[predicted]))
         m3.metric("p(given label)", f"{view.p_true[image]:.3f}")
@@ -138,6 +160,14 @@ else:
             st.warning(f"Likely label issue: p({md_escape(names[given])}) = {view.p_true[image]:.3f} is below the "
                        f"class threshold {s.thresholds[given]:.3f}, and class {md_escape(names[s.suggested[image]])} "
                        "reaches its own.")
+=======
+        m1.metric("Given label", names[given])
+        m2.metric("Predicted", names[predicted])
+        m3.metric("p(given label)", f"{view.p_given[image]:.3f}")
+        if s.issue[image]:
+            st.warning(f"Likely label issue: p({names[given]}) = {view.p_given[image]:.3f} is below the class "
+                       f"threshold {s.thresholds[given]:.3f}, and class {names[s.suggested[image]]} reaches its own.")
+>>>>>>> layout
         st.plotly_chart(probability_chart(view.probs[image], given, s.thresholds, names), key="review_chart",
                         config={"displayModeBar": False})
     if image in latest:
@@ -148,8 +178,7 @@ else:
 
     options = [k for k in range(len(names)) if k != given]
     if st.session_state.get("review_corrected_for") != image:  # a new image: suggest its likely true label
-        suggestion = int(s.suggested[image]) if s.issue[image] else predicted
-        st.session_state["review_corrected"] = suggestion if suggestion in options else options[0]
+        st.session_state["review_corrected"] = suggested_label(s, image)
         st.session_state["review_corrected_for"] = image
     c1, c2 = st.columns([1, 3])
     c1.selectbox("Corrected label", options, format_func=names.__getitem__, key="review_corrected",
@@ -161,13 +190,12 @@ else:
                    args=(verdict, image), disabled=not reviewer, width="stretch",
                    type="primary" if verdict == "label_wrong" else "secondary")
     buttons[4].button("Previous", key="review_prev", shortcut="P", on_click=go, width="stretch",
-                      args=(int(queue[position - 1]) if position > 0 else None,), disabled=position == 0)
+                      args=(previous,), disabled=previous is None)
     buttons[5].button("Next", key="review_next", shortcut="N", on_click=go, width="stretch",
-                      args=(int(queue[position + 1]) if position + 1 < len(queue) else None,),
-                      disabled=position + 1 >= len(queue))
+                      args=(following,), disabled=following is None)
     if not reviewer:
         st.warning("Enter your name in the sidebar to give verdicts.")
-    earlier = [v for v in history if v.sample_index == image]
+    earlier = [v for v in history if v.index == image]
     with st.expander(f"History of image {image} ({len(earlier)} verdicts)"):
         for v in earlier:
             st.text(f"{v.created_at:%Y-%m-%d %H:%M:%S} UTC · {v.reviewer}: {describe(v, names)}")
@@ -177,8 +205,8 @@ with st.expander(f"Queue ({len(queue)} images)"):
 
 st.subheader("Export")
 try:
-    rows = export_rows(history, view.labels, view.probs, names)
-    corrections = format_corrections(dataset, review_corrections(history, dataset,
+    rows = export_rows(history, view.probs, view.labels, names)
+    corrections = format_corrections(data, review_corrections(history, data,
                                                                  view.info.config.get("label_corrections", "")))
 except (ValueError, CorrectionsError) as exc:
     st.error(f"Cannot export this run's verdicts: {md_escape(exc)}")

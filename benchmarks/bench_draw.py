@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 from mnist_core import runs
 from mnist_core.data import normalization
 from mnist_core.draw import predict_drawing, preprocess_drawing
-from mnist_core.model import MODELS, make_net
+from mnist_core.nets import ARCHITECTURES, make_net
 from mnist_core.predict import predict_proba
 
 TARGET_MS = 20.0
@@ -65,7 +65,7 @@ def run(quick: bool = False) -> list[Row]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     rows = []
-    for name in MODELS:
+    for name in ARCHITECTURES:
         model = make_net(name).eval()
         wall, _ = median_ms(lambda m=model: predict_drawing(m, canvas, mean, std), 30 if quick else 300)
         rows.append(Row("draw", f"one drawing, preprocessing + prediction, `{name}` net, 1 thread", wall, "ms",

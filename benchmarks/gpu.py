@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from mnist_core.config import TrainConfig  # noqa: E402
 from mnist_core.data import Dataset, default_data_dir, load_dataset, normalization, to_model_input  # noqa: E402
-from mnist_core.model import make_net  # noqa: E402
+from mnist_core.nets import make_net  # noqa: E402
 from mnist_core.trainer import train  # noqa: E402
 
 MODES = ("eager", "compile", "graph")

@@ -16,9 +16,9 @@ import zipfile
 import numpy as np
 from PIL import Image
 
-from mnist_core.convert import decode_image, fit_to_mnist, to_gray
 from mnist_core.data import default_data_dir, load_dataset
-from mnist_core.datasets import analyse_bytes
+from mnist_core.own_data.convert import decode_image, fit_to_mnist, to_gray
+from mnist_core.own_data.datasets import analyse_bytes
 
 
 def png_zip(images: np.ndarray, labels: np.ndarray) -> bytes:

@@ -17,7 +17,7 @@ from common import Row, data_dir, load_average, print_rows
 from notebook_reference import Network, test_notebook
 
 from mnist_core.data import load_dataset, normalization
-from mnist_core.model import MODELS, make_net
+from mnist_core.nets import ARCHITECTURES, make_net
 from mnist_core.predict import predict_proba
 
 TARGET_SECONDS = 1.0
@@ -41,7 +41,7 @@ def run(quick: bool = False, repeats: int | None = None) -> list[Row]:
     notebook_net = Network().eval()
     reference = statistics.median(test_notebook(notebook_net)[0] for _ in range(repeats))
     rows = []
-    for name in MODELS:
+    for name in ARCHITECTURES:
         seconds = time_predict(make_net(name), images, repeats)
         print(f"{name}: predict_proba {seconds:.3f} s, notebook test loop {reference:.3f} s", flush=True)
         rows.append(Row("inference", f"predict_proba, 10,000 digits, `{name}` net", seconds, "s",

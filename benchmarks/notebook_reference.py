@@ -24,7 +24,7 @@ from torchvision import transforms
 
 
 class Network(nn.Module):
-    """The notebook's network as the notebook writes it (mnist_core.model.Network is the same maths, with
+    """The notebook's network as the notebook writes it (mnist_core.nets.Network is the same maths, with
     a cheaper first-conv weight gradient; the reference must not get that)."""
 
     def __init__(self):

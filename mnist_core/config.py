@@ -13,6 +13,7 @@ from pathlib import Path
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 SCHEDULES = ("constant", "onecycle")
+<<<<<<< HEAD
 # A data source's name is a name, never a path: it picks a folder under the data dir (mnist_core.data), and a
 # config or checkpoint from outside (an upload, a URL, a run folder) must not reach any other folder with it.
 DATA_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
@@ -33,6 +34,9 @@ def shown(value) -> str:
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..."
     return f"a {type(value).__name__}"
+=======
+RENAMED_FIELDS = {"model": "architecture"}  # old name -> name: what saved configs may still say
+>>>>>>> layout
 
 
 class ConfigError(ValueError):
@@ -53,7 +57,7 @@ class TrainConfig:
     seed: int = 0
     shuffle: bool = True
     device: str = "auto"
-    model: str = "notebook"
+    architecture: str = "notebook"  # a name in mnist_core.nets.ARCHITECTURES
     normalize: bool = True  # the notebook fed raw ToTensor pixels in [0, 1]; its recipe sets False
     schedule: str = "constant"
     weight_decay: float = 0.0
@@ -64,9 +68,10 @@ class TrainConfig:
     workers: int = 1  # processes for DistributedDataParallel training
     validation: int = 0  # training images held out (seeded, stratified) to fit a temperature on; 0: none
 
-    def validate(self, known_data: list[str] | None = None, known_models: list[str] | None = None) -> TrainConfig:
+    def validate(self, known_data: list[str] | None = None,
+                 known_architectures: list[str] | None = None) -> TrainConfig:
         """Raise ConfigError naming the first bad field; return self when all is well."""
-        from mnist_core.model import MODELS  # config is the leaf module; the registry lives with the nets
+        from mnist_core.nets import ARCHITECTURES  # config is the leaf module; the registry lives with the nets
 
         def need(ok: bool, name: str, message: str) -> None:
             if not ok:
@@ -77,11 +82,20 @@ class TrainConfig:
              f"must be an integer >= 1, got {shown(self.batch_size)}")
         need(_is_number(self.lr) and self.lr > 0, "lr", f"must be a number > 0, got {shown(self.lr)}")
         need(self.optimizer in OPTIMIZERS, "optimizer",
+<<<<<<< HEAD
              f"unknown optimizer {shown(self.optimizer)}; allowed: {', '.join(OPTIMIZERS)}")
         need(_is_int(self.seed) and self.seed >= 0, "seed", f"must be an integer >= 0, got {shown(self.seed)}")
         need(self.device in DEVICES, "device", f"unknown device {shown(self.device)}; allowed: {', '.join(DEVICES)}")
         models = known_models if known_models is not None else list(MODELS)
         need(self.model in models, "model", f"unknown model {shown(self.model)}; allowed: {', '.join(models)}")
+=======
+             f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        need(_is_int(self.seed) and self.seed >= 0, "seed", f"must be an integer >= 0, got {self.seed!r}")
+        need(self.device in DEVICES, "device", f"unknown device {self.device!r}; allowed: {', '.join(DEVICES)}")
+        names = known_architectures if known_architectures is not None else list(ARCHITECTURES)
+        need(self.architecture in names, "architecture",
+             f"unknown architecture {self.architecture!r}; allowed: {', '.join(names)}")
+>>>>>>> layout
         need(self.schedule in SCHEDULES, "schedule",
              f"unknown schedule {shown(self.schedule)}; allowed: {', '.join(SCHEDULES)}")
         need(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
@@ -115,6 +129,7 @@ class TrainConfig:
         """A config from saved fields (missing ones take defaults); unknown fields raise ConfigError."""
         if not isinstance(values, dict):
             raise ConfigError("config", f"expected a mapping of field names to values, got {type(values).__name__}")
+        values = upgrade_fields(values)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted((k for k in values if k not in names), key=str)
         if unknown:
@@ -123,6 +138,16 @@ class TrainConfig:
                                                     f"{', ...' if len(unknown) > 5 else ''}; "
                                                     f"allowed: {', '.join(sorted(names))}")
         return cls(**values)
+
+
+def upgrade_fields(values: dict) -> dict:
+    """Saved config fields under today's names: config.json files and checkpoints written before a field was
+    renamed keep loading (the files themselves are left as they are)."""
+    upgraded = dict(values)
+    for old, new in RENAMED_FIELDS.items():
+        if old in upgraded and new not in upgraded:
+            upgraded[new] = upgraded.pop(old)
+    return upgraded
 
 
 def _is_int(value) -> bool:
@@ -138,13 +163,13 @@ def _is_number(value) -> bool:
 # `fast` and `best` trade it for time to accuracy on 2 CPU cores (benchmarks/README.md, time_to_accuracy.py):
 # `fast` reached 99.17-99.29 % test accuracy in 14-17 % of the notebook's 10 epochs' time, `best` 99.6 % in 3-4 min.
 RECIPES: dict[str, dict] = {
-    "default": dict(epochs=10, batch_size=64, lr=1e-3, optimizer="adam", shuffle=True, model="notebook",
+    "default": dict(epochs=10, batch_size=64, lr=1e-3, optimizer="adam", shuffle=True, architecture="notebook",
                     normalize=True, schedule="constant", weight_decay=0.0, augment=False, label_smoothing=0.0),
-    "notebook": dict(epochs=10, batch_size=64, lr=1e-3, optimizer="adam", shuffle=False, model="notebook",
+    "notebook": dict(epochs=10, batch_size=64, lr=1e-3, optimizer="adam", shuffle=False, architecture="notebook",
                      normalize=False, schedule="constant", weight_decay=0.0, augment=False, label_smoothing=0.0),
-    "fast": dict(epochs=4, batch_size=128, lr=5e-3, optimizer="adam", shuffle=True, model="fast",
+    "fast": dict(epochs=4, batch_size=128, lr=5e-3, optimizer="adam", shuffle=True, architecture="fast",
                  normalize=True, schedule="onecycle", weight_decay=0.0, augment=False, label_smoothing=0.0),
-    "best": dict(epochs=15, batch_size=128, lr=5e-3, optimizer="adam", shuffle=True, model="best",
+    "best": dict(epochs=15, batch_size=128, lr=5e-3, optimizer="adam", shuffle=True, architecture="best",
                  normalize=True, schedule="onecycle", weight_decay=0.0, augment=True, label_smoothing=0.0),
 }
 

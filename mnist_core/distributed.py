@@ -26,6 +26,7 @@ import torch.distributed as tdist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
+from mnist_core.device import resolve_device
 from mnist_core.predict import predict_proba as predict_proba_local
 
 TIMEOUT_ENV = "MNIST_DIST_TIMEOUT_S"  # seconds a collective waits for a silent rank before failing
@@ -58,14 +59,14 @@ class DistContext:
     def enabled(self) -> bool:
         return self.world_size > 1
 
-    def wrap(self, model: nn.Module) -> nn.Module:
+    def wrap(self, net: nn.Module) -> nn.Module:
         if not self.enabled:
-            return model
+            return net
         on_gpu = self.device is not None and self.device.type == "cuda"
-        return DistributedDataParallel(model, device_ids=[self.device.index] if on_gpu else None)
+        return DistributedDataParallel(net, device_ids=[self.device.index] if on_gpu else None)
 
-    def unwrap(self, model: nn.Module) -> nn.Module:
-        return model.module if isinstance(model, DistributedDataParallel) else model
+    def unwrap(self, net: nn.Module) -> nn.Module:
+        return net.module if isinstance(net, DistributedDataParallel) else net
 
     def shard_size(self, n: int) -> int:
         """Images per rank per epoch: the same on every rank, so every rank takes the same number of steps."""
@@ -111,10 +112,10 @@ class DistContext:
 
         return agreed
 
-    def predict_proba(self, model: nn.Module, images: torch.Tensor, mean: float, std: float,
+    def predict_proba(self, net: nn.Module, images: torch.Tensor, mean: float, std: float,
                       device: torch.device | str | None = None) -> torch.Tensor:
         """core predict_proba on this rank's slice of `images`, gathered: (N, C) in `images` order, on every rank."""
-        net = self.unwrap(model)
+        net = self.unwrap(net)
         if not self.enabled:
             return predict_proba_local(net, images, mean, std, device=device)
         for buffer in net.buffers():  # e.g. BatchNorm statistics drift per rank; evaluate rank 0's, as saved
@@ -145,8 +146,6 @@ def launched_by_torchrun() -> bool:
 
 def setup(device_name: str = "auto") -> DistContext:
     """Join the process group torchrun described in the environment; raise ValueError on a bad setup."""
-    from mnist_core.trainer import resolve_device  # the trainer imports this module
-
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_name)
@@ -184,8 +183,6 @@ def _fault_step(rank: int) -> int | None:
 
 def max_workers(device_name: str = "auto") -> int:
     """How many training processes this machine can usefully run: one per GPU, else one per core."""
-    from mnist_core.trainer import resolve_device
-
     if resolve_device(device_name).type == "cuda":
         return torch.cuda.device_count()
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

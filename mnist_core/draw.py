@@ -105,11 +105,11 @@ def place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
     return field
 
 
-def predict_drawing(model: torch.nn.Module, image: np.ndarray | None, mean: float, std: float) -> DrawnDigit | None:
+def predict_drawing(net: torch.nn.Module, image: np.ndarray | None, mean: float, std: float) -> DrawnDigit | None:
     """Preprocess a drawing and predict it with predict_proba; None when there is nothing to predict: no image
     yet (the canvas sends none before the first stroke) or no ink."""
     digit = preprocess_drawing(image) if image is not None else None
     if digit is None:
         return None
-    probs = predict_proba(model, torch.from_numpy(digit)[None], mean, std)[0]
+    probs = predict_proba(net, torch.from_numpy(digit)[None], mean, std)[0]
     return DrawnDigit(digit, probs.numpy())

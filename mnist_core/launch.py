@@ -27,7 +27,11 @@ from mnist_core.calibration import fit_temperature
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
 from mnist_core.distributed import LOCAL, DistContext, launched_by_torchrun, max_workers, setup, teardown
+<<<<<<< HEAD
 from mnist_core.health import run_health
+=======
+from mnist_core.files import read_json
+>>>>>>> layout
 from mnist_core.supervise import supervise
 from mnist_core.trainer import train
 
@@ -41,7 +45,7 @@ class JobLimitError(ValueError):
 
 def checkpoint_meta(config: TrainConfig, class_names: list[str], final: dict) -> dict:
     mean, std = normalization(config.normalize)
-    return {"architecture": config.model, "class_names": class_names, "mean": mean, "std": std,
+    return {"architecture": config.architecture, "class_names": class_names, "mean": mean, "std": std,
             "data": config.data, "config": config.to_dict(),
             "test_accuracy": final.get("test_accuracy"), "test_loss": final.get("test_loss")}
 
@@ -51,7 +55,7 @@ def load_training_data(config: TrainConfig, data_dir: Path | str) -> Dataset:
     config.validate(known_data=list_data_sources(data_dir))
     dataset = load_dataset(config.data, data_dir)
     if config.label_corrections:
-        from mnist_core.corrections import apply_label_corrections
+        from mnist_core.review.corrections import apply_label_corrections
         dataset = apply_label_corrections(dataset, config.label_corrections)
     return dataset
 
@@ -100,8 +104,12 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
             if event["type"] == "epoch":
                 per_epoch.append(event["test_probs"].half())
             if event["type"] == "finished":
+<<<<<<< HEAD
                 save_run_probs(run_dir, event, dataset.test_labels, per_epoch)
                 runs.save_checkpoint(run_dir / "model.pt", event["model"],
+=======
+                runs.save_checkpoint(run_dir / "model.pt", event["net"],
+>>>>>>> layout
                                      checkpoint_meta(config, dataset.class_names, event))
                 warning = run_health(runs.read_events(run_dir), event["test_accuracy"], dataset.num_classes)
                 return runs.end_run(run_dir, "finished", test_accuracy=event["test_accuracy"],
@@ -200,7 +208,7 @@ def _spawn_worker(run_dir: Path, data_dir: Path | str) -> subprocess.Popen:
 def main(argv: list[str]) -> int:
     run_dir, data_dir = Path(argv[0]), Path(argv[1])
     try:
-        config = TrainConfig.from_dict(runs.read_json(run_dir / "config.json"))
+        config = TrainConfig.from_dict(read_json(run_dir / "config.json", error=runs.RunStoreError))
     except (runs.RunStoreError, ConfigError) as exc:
         runs.set_status(run_dir, "failed", error=f"bad config.json: {exc}")
         return 1

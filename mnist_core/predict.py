@@ -16,44 +16,44 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from mnist_core.data import to_model_input
 
 
-def predict_proba(model: nn.Module, images: torch.Tensor, mean: float, std: float,
+def predict_proba(net: nn.Module, images: torch.Tensor, mean: float, std: float,
                   batch_size: int = 512, device: torch.device | str | None = None) -> torch.Tensor:
     """(N, 28, 28) uint8 images -> (N, C) float32 class probabilities on the CPU; rows sum to 1.
 
     Batches of 512 keep a conv layer's activations near the CPU caches: 10,000 digits through the `best` net
     took 0.6 s on 2 cores against 0.7 s in batches of 2048, before BatchNorm folding (benchmarks/inference.py).
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    net = _folded(model) if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()) else model
-    was_training = model.training
-    net.eval()
+    device = torch.device(device) if device is not None else next(net.parameters()).device
+    runnable = _folded(net) if any(isinstance(m, nn.BatchNorm2d) for m in net.modules()) else net
+    was_training = net.training
+    runnable.eval()
     out = []
     with torch.inference_mode():
         for start in range(0, max(len(images), 1), batch_size):  # no images: one empty batch gives (0, C)
             x = to_model_input(images[start:start + batch_size].to(device), mean, std)
-            out.append(F.softmax(net(x).float(), dim=1).cpu())
-    model.train(was_training)
+            out.append(F.softmax(runnable(x).float(), dim=1).cpu())
+    net.train(was_training)
     return torch.cat(out)
 
 
-_FOLDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (tensor versions, folded copy)
+_FOLDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # net -> (tensor versions, folded copy)
 
 
-def _folded(model: nn.Module) -> nn.Module:
-    """fold_batchnorm(model), made again only when a parameter or buffer has changed in place since (an optimizer
+def _folded(net: nn.Module) -> nn.Module:
+    """fold_batchnorm(net), made again only when a parameter or buffer has changed in place since (an optimizer
     step, new running statistics, load_state_dict): a copy costs 4 ms, a whole drawing's prediction 2 ms."""
-    versions = tuple(t._version for t in (*model.parameters(), *model.buffers()))
-    cached = _FOLDED.get(model)
+    versions = tuple(t._version for t in (*net.parameters(), *net.buffers()))
+    cached = _FOLDED.get(net)
     if cached is None or cached[0] != versions:
-        cached = _FOLDED[model] = (versions, fold_batchnorm(model))
+        cached = _FOLDED[net] = (versions, fold_batchnorm(net))
     return cached[1]
 
 
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """An eval-mode copy of `model` in which each BatchNorm2d that follows a Conv2d in an nn.Sequential is folded
-    into that convolution's weight and bias; `model` is left as it was. The same outputs to float rounding:
+def fold_batchnorm(net: nn.Module) -> nn.Module:
+    """An eval-mode copy of `net` in which each BatchNorm2d that follows a Conv2d in an nn.Sequential is folded
+    into that convolution's weight and bias; `net` is left as it was. The same outputs to float rounding:
     BatchNorm was a quarter of the `best` net's inference time."""
-    folded = copy.deepcopy(model).eval()
+    folded = copy.deepcopy(net).eval()
     for block in [m for m in folded.modules() if isinstance(m, nn.Sequential)]:
         for i in range(len(block) - 1):
             conv, norm = block[i], block[i + 1]
@@ -73,10 +73,10 @@ def evaluate(probs: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor
     per_class_total = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.where(per_class_total > 0, np.diag(confusion) / per_class_total, np.nan)
-    p_true = probs[np.arange(len(labels)), labels]
+    p_given = probs[np.arange(len(labels)), labels]
     return {
         "accuracy": float((predicted == labels).mean()) if len(labels) else float("nan"),
         "per_class_accuracy": per_class.tolist(),
         "confusion": confusion,
-        "loss": float(-np.log(np.clip(p_true, 1e-12, 1.0)).mean()) if len(labels) else float("nan"),
+        "loss": float(-np.log(np.clip(p_given, 1e-12, 1.0)).mean()) if len(labels) else float("nan"),
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mnist_core import procs, runs
 from mnist_core.distributed import max_workers
+from mnist_core.files import read_json
 
 
 def supervise(run_dir: Path, data_dir: Path, workers: int) -> int:
@@ -60,7 +61,7 @@ def record_outcome(run_dir: Path, failures: dict, workers: int, problem: str = "
     """
     for tmp in run_dir.glob(".*.tmp"):  # a rank killed mid-write leaves a temp file (never a half-written one)
         tmp.unlink(missing_ok=True)
-    status = runs.read_json(run_dir / "status.json", default={})
+    status = read_json(run_dir / "status.json", default={}, error=runs.RunStoreError)
     state, reported = status.get("status"), status.get("error")
     if state in ("finished", "cancelled"):
         return 0

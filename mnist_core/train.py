@@ -13,26 +13,24 @@ the run and prints; --batch-size stays the global batch; see docs/distributed.md
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
+from argparse import Namespace
 
 from tqdm import tqdm
 
 from mnist_core import distributed, runs
+from mnist_core.cli import ArgumentParser, fail
 from mnist_core.config import RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
 from mnist_core.data import default_data_dir, list_data_sources
+from mnist_core.device import resolve_device
 from mnist_core.distributed import LOCAL, DistContext
 from mnist_core.launch import run_training
+from mnist_core.nets import ARCHITECTURES
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, no usage dump
-        self.exit(2, f"error: {message}\n")
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = _Parser(prog="python -m mnist_core.train", description="Train a classifier into the run store.",
+def parse_args(argv: list[str] | None) -> Namespace:
+    p = ArgumentParser(prog="python -m mnist_core.train", description="Train a classifier into the run store.",
                 epilog="recipes: " + "; ".join(f"{name}: {note}" for name, note in RECIPE_NOTES.items()))
     p.add_argument("--data", default="mnist", help="data source name (see --list-data)")
     p.add_argument("--recipe", choices=list(RECIPES), default="default",
@@ -41,7 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--optimizer")
-    p.add_argument("--model")
+    p.add_argument("--architecture", help=f"the network: {', '.join(ARCHITECTURES)} (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-shuffle", action="store_true", help="keep the data order fixed (as the notebook)")
@@ -55,12 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def build_config(args: argparse.Namespace) -> TrainConfig:
+def build_config(args: Namespace) -> TrainConfig:
     config = apply_recipe(TrainConfig(data=args.data, seed=args.seed, device=args.device,
                                       label_corrections=args.label_corrections, validation=args.validation),
                           args.recipe)
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                 "optimizer": args.optimizer, "model": args.model}
+                 "optimizer": args.optimizer, "architecture": args.architecture}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     if args.no_shuffle:
         config = dataclasses.replace(config, shuffle=False)
@@ -102,18 +100,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         config = build_config(args).validate(known_data=list_data_sources(args.data_dir))
-        from mnist_core.trainer import resolve_device
         resolve_device(config.device)
     except (ConfigError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc, 2)
     if not distributed.launched_by_torchrun():
         return train_into_run(config, args)
     try:
         dist = distributed.setup(config.device)
     except (ValueError, RuntimeError) as exc:
-        print(f"error: could not join the torchrun job: {exc}", file=sys.stderr)
-        return 1
+        return fail(f"could not join the torchrun job: {exc}", 1)
     try:
         config = dataclasses.replace(config, workers=dist.world_size)
         if dist.is_main:
@@ -121,28 +116,25 @@ def main(argv: list[str] | None = None) -> int:
         try:  # the other ranks train in step with rank 0 and write nothing
             run_training(config, None, args.data_dir, dist=dist)
         except Exception as exc:
-            print(f"error: rank {dist.rank}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return 1
+            return fail(f"rank {dist.rank}: {type(exc).__name__}: {exc}", 1)
         return 0  # it ended where rank 0 did (a NaN loss too is decided together); rank 0 reports the outcome
     finally:
         distributed.teardown(dist)
 
 
-def train_into_run(config: TrainConfig, args: argparse.Namespace, dist: DistContext = LOCAL) -> int:
+def train_into_run(config: TrainConfig, args: Namespace, dist: DistContext = LOCAL) -> int:
     """Create the run folder, train into it with progress bars, print the outcome; the exit code."""
     try:
         run_dir = runs.create_run(args.runs_dir, config)
     except OSError as exc:
-        print(f"error: cannot create a run folder in {args.runs_dir}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return fail(f"cannot create a run folder in {args.runs_dir}: {exc.strerror or exc}", 2)
     try:
         status = run_training(config, run_dir, args.data_dir, on_event=ProgressPrinter(config.epochs),
                               should_stop=lambda: False, dist=dist)
     except KeyboardInterrupt:
         status = runs.end_run(run_dir, "cancelled", error="interrupted")
     if status["status"] != "finished":
-        print(f"error: run {status['status']}: {status.get('error')}  (run folder: {run_dir})", file=sys.stderr)
-        return 1
+        return fail(f"run {status['status']}: {status.get('error')}  (run folder: {run_dir})", 1)
     print(f"test accuracy: {status['test_accuracy']:.4f}")
     print(f"run folder: {run_dir}")
     return 0

@@ -5,11 +5,16 @@ normalised on the fly; the order is reshuffled every epoch from the config's see
 
 Events (dicts, `type` first):
     batch     epoch, batch, batches, loss (running mean this epoch), elapsed
+<<<<<<< HEAD
     epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed, grid (GRID_SIZE fixed test
               images' predicted classes and probabilities: {"index": [...], "pred": [...], "p": [...]}), plus
               `test_probs` (not in the JSON)
     finished  test_accuracy, test_loss, duration, plus `model`, `test_probs` and, with config.validation > 0,
               `val_probs` and `val_labels` of the held-out training images (not written to metrics.jsonl)
+=======
+    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed
+    finished  test_accuracy, test_loss, duration, plus `net` (the trained network), `test_probs` (not written)
+>>>>>>> layout
     failed    error
     cancelled epoch, batch (the batches of that epoch actually trained)
 
@@ -27,33 +32,18 @@ import torch.nn.functional as F
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import Dataset, normalization, to_model_input
+from mnist_core.device import autocast, resolve_device
 from mnist_core.distributed import LOCAL, DistContext
-from mnist_core.model import make_net
+from mnist_core.nets import make_net
 from mnist_core.predict import evaluate
 from mnist_core.run_probs import stratified_holdout
 
 GRID_SIZE = 25  # the fixed test images whose predictions every epoch event carries (grid_predictions)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available here; use 'auto' or 'cpu'")
-    return torch.device(name)
-
-
-def autocast(device: torch.device) -> torch.autocast:
-    """bf16 autocast on CUDA (tensor cores; the loss and the optimizer stay float32). Off on CPU, where these
-    AVX2 cores have no fast bf16 and float32 keeps the `notebook` recipe's maths exact."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels once
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
-def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(config: TrainConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
     # fused: one kernel updates every parameter; on 2 CPU cores Adam's step costs a third of foreach's
-    params, wd = model.parameters(), config.weight_decay
+    params, wd = net.parameters(), config.weight_decay
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=wd, fused=True)
     if config.optimizer == "adamw":
@@ -96,13 +86,17 @@ def grid_predictions(probs: torch.Tensor, size: int = GRID_SIZE) -> dict:
 
 def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool] = lambda: False,
           events_per_epoch: int = 50, dist: DistContext = LOCAL) -> Iterator[dict]:
+<<<<<<< HEAD
     """Train config.model on dataset; yield events. Stops between batches, between evaluation chunks and
     before the final event when should_stop() is true."""
+=======
+    """Train config.architecture on dataset; yield events. Stops between batches when should_stop() is true."""
+>>>>>>> layout
     torch.manual_seed(config.seed)
     device = dist.device or resolve_device(config.device)
-    model = dist.wrap(make_net(config.model, dataset.num_classes).to(device))
+    net = dist.wrap(make_net(config.architecture, dataset.num_classes).to(device))
     should_stop = dist.stop_together(should_stop)
-    optimizer = make_optimizer(config, model)
+    optimizer = make_optimizer(config, net)
     mixed = autocast(device)
     mean, std = normalization(config.normalize)
     images, labels = dataset.train_images, dataset.train_labels
@@ -119,7 +113,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
     log_every = max(1, steps // events_per_epoch)
     start = time.perf_counter()
     for epoch in range(config.epochs):
-        model.train()
+        net.train()
         order = torch.randperm(n, generator=order_gen) if config.shuffle else torch.arange(n)
         order = dist.shard(order).to(device)
         loss_sum = torch.zeros((), device=device)
@@ -129,7 +123,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
             if config.augment:
                 x = random_shift(x, fill=-mean / std, generator=order_gen)
             with mixed:
-                loss = F.cross_entropy(model(x), labels[idx], label_smoothing=config.label_smoothing)
+                loss = F.cross_entropy(net(x), labels[idx], label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -148,10 +142,14 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
             if should_stop():
                 yield {"type": "cancelled", "epoch": epoch, "batch": step + 1}
                 return
+<<<<<<< HEAD
         probs = _predict_or_stop(dist, model, dataset.test_images, mean, std, device, should_stop)
         if probs is None:
             yield {"type": "cancelled", "epoch": epoch, "batch": steps}
             return
+=======
+        probs = dist.predict_proba(net, dataset.test_images, mean, std, device=device)
+>>>>>>> layout
         metrics = evaluate(probs, dataset.test_labels)
         if not math.isfinite(metrics["loss"]):  # the weights broke after the last checked batch loss
             yield {"type": "failed", "error": f"test predictions became non-finite after epoch {epoch}: "
@@ -169,5 +167,9 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
         yield {"type": "cancelled", "epoch": config.epochs - 1, "batch": steps}
         return
     yield {"type": "finished", "test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"],
+<<<<<<< HEAD
            "duration": time.perf_counter() - start, "model": dist.unwrap(model), "test_probs": probs,
            **held_out}
+=======
+           "duration": time.perf_counter() - start, "net": dist.unwrap(net), "test_probs": probs}
+>>>>>>> layout

@@ -14,20 +14,30 @@ checked weights and metadata, so nothing else in a file (an extra zip member) ri
 """
 from __future__ import annotations
 
+<<<<<<< HEAD
 import argparse
 import dataclasses
 import io
 import os
 import re
 import shutil
+=======
+import io
+import os
+>>>>>>> layout
 import sys
-import tempfile
 from pathlib import Path
 
 from mnist_core import runs
+<<<<<<< HEAD
 from mnist_core.checkpoint import checkpoint_bytes, max_checkpoint_bytes
 from mnist_core.config import ConfigError, TrainConfig, is_data_name
+=======
+from mnist_core.cli import ArgumentParser, fail
+from mnist_core.config import ConfigError, TrainConfig
+>>>>>>> layout
 from mnist_core.data import DataError, default_data_dir, list_data_sources, load_dataset
+from mnist_core.files import staging_dir, write_bytes_atomic
 from mnist_core.predict import evaluate, predict_proba
 from mnist_core.runs import RunInfo, RunStoreError
 
@@ -55,13 +65,14 @@ def upload_name(file_name: str) -> str:
     return name or "model.pt"
 
 
-def import_model(data: bytes, runs_dir: Path | str, data_dir: Path | str, file_name: str = "model.pt") -> Path:
+def import_model(file_bytes: bytes, runs_dir: Path | str, data_dir: Path | str, file_name: str = "model.pt") -> Path:
     """Add a model file as a finished run, evaluated on its data source's test split; return the run folder.
 
     RunStoreError says why a file is refused: too large, not a checkpoint or a suspicious one, an unknown
     architecture, weights that do not fit it or are not finite, a bad config, a data source missing here, or
     classes that differ from that source's.
     """
+<<<<<<< HEAD
     file_name = upload_name(file_name)
     limit = max_checkpoint_bytes()
     if len(data) > limit:
@@ -73,12 +84,29 @@ def import_model(data: bytes, runs_dir: Path | str, data_dir: Path | str, file_n
     if source not in list_data_sources(data_dir):
         raise RunStoreError(f"This model was trained on data source {source!r}, which is not available here. "
                             f"Import that dataset first (Data page or python -m mnist_core.datasets).")
+=======
+    if len(file_bytes) > MAX_MODEL_BYTES:
+        raise RunStoreError(f"{file_name} is {len(file_bytes) / 2**20:,.0f} MB; the limit for a model file is "
+                            f"{MAX_MODEL_BYTES / 2**20:.0f} MB.")
+    net, meta = runs.load_checkpoint(io.BytesIO(file_bytes))
     try:
-        dataset = load_dataset(source, data_dir, download=False)
+        config = TrainConfig.from_dict(dict(meta.get("config") or {})).validate()
+    except (ConfigError, TypeError) as exc:
+        raise RunStoreError(f"{file_name} has no usable training config in its metadata ({exc}).") from exc
+    data, names, mean, std = meta.get("data", config.data), meta["class_names"], meta.get("mean"), meta.get("std")
+    if not all(isinstance(v, (int, float)) for v in (mean, std)) or not std > 0:
+        raise RunStoreError(f"{file_name} has no valid normalisation (mean {mean!r}, std {std!r}) in its metadata.")
+    if data not in list_data_sources(data_dir):
+        raise RunStoreError(f"This model was trained on data source {data!r}, which is not available here. "
+                            f"Import that dataset first (Data page or python -m mnist_core.own_data).")
+>>>>>>> layout
+    try:
+        dataset = load_dataset(data, data_dir, download=False)
     except DataError as exc:
-        raise RunStoreError(f"This model was trained on data source {source!r}, which cannot be loaded here: "
+        raise RunStoreError(f"This model was trained on data source {data!r}, which cannot be loaded here: "
                             f"{exc}") from exc
     if dataset.class_names != list(names):
+<<<<<<< HEAD
         raise RunStoreError(f"This model has {len(names)} classes ({', '.join(names[:12])}) but data "
                             f"source {source!r} here has {dataset.num_classes} ({', '.join(dataset.class_names[:12])})"
                             "; it cannot be evaluated on it.")
@@ -114,6 +142,21 @@ def _add_run(checkpoint: bytes, config: TrainConfig, probs, labels, metrics: dic
     try:
         run_dir = runs.create_run(staging, config)
         runs.write_bytes_atomic(run_dir / "model.pt", checkpoint)
+=======
+        raise RunStoreError(f"This model has {len(names)} classes ({', '.join(map(str, names[:12]))}) but data "
+                            f"source {data!r} here has {dataset.num_classes} ({', '.join(dataset.class_names[:12])})"
+                            "; it cannot be evaluated on it.")
+    probs = predict_proba(net, dataset.test_images, float(mean), float(std))
+    metrics = evaluate(probs, dataset.test_labels)
+    return _add_run(file_bytes, config, probs, dataset.test_labels, metrics, Path(runs_dir), file_name)
+
+
+def _add_run(file_bytes: bytes, config: TrainConfig, probs, labels, metrics: dict, runs_dir: Path,
+             file_name: str) -> Path:
+    with staging_dir(runs_dir, ".import-") as staging:  # holds no config.json: not a run
+        run_dir = runs.create_run(staging, config)
+        write_bytes_atomic(run_dir / "model.pt", file_bytes)
+>>>>>>> layout
         runs.save_probs(run_dir, probs, labels)
         runs.append_event(run_dir, {"type": "imported", "file": file_name, "test_accuracy": metrics["accuracy"],
                                     "test_loss": metrics["loss"]})
@@ -121,13 +164,11 @@ def _add_run(checkpoint: bytes, config: TrainConfig, probs, labels, metrics: dic
                         imported_from=file_name)
         target = runs_dir / run_dir.name
         os.rename(run_dir, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mnist_core.transfer", description="Move trained models in and out.")
+    p = ArgumentParser(prog="python -m mnist_core.transfer", description="Move trained models in and out.")
     sub = p.add_subparsers(dest="command", required=True)
     exp = sub.add_parser("export", help="write a run's model to one file")
     exp.add_argument("run_dir")
@@ -139,14 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.command == "export":
-            runs.write_bytes_atomic(Path(args.out), export_model(args.run_dir))
+            write_bytes_atomic(Path(args.out), export_model(args.run_dir))
             print(f"wrote {args.out}")
         else:
             path = Path(args.file)
             print(f"added run {import_model(path.read_bytes(), args.runs_dir, args.data_dir, path.name)}")
     except (RunStoreError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc, 2)
     return 0
 
 

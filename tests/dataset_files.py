@@ -5,25 +5,15 @@ Imported by tests/test_datasets*.py, tests/test_transfer.py and tests/test_page_
 from __future__ import annotations
 
 import io
-import os
 import struct
 import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 SHAPES = ("bar", "dash", "box")
 REPO = Path(__file__).resolve().parent.parent
-
-
-def mnist_data_dir() -> Path:
-    """The folder holding MNIST/raw/ (env MNIST_DATA_DIR, else ../shared/data); skips the test if absent."""
-    folder = Path(os.environ.get("MNIST_DATA_DIR") or REPO.parent / "shared" / "data")
-    if not (folder / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file():
-        pytest.skip(f"real MNIST IDX files not found under {folder}; set MNIST_DATA_DIR")
-    return folder  # three easy classes: a vertical bar, a horizontal bar, a square outline
 
 
 def shape_image(kind: str, variant: int, size: tuple[int, int] = (28, 28)) -> np.ndarray:

@@ -9,9 +9,10 @@ import json
 
 import pytest
 
+from mnist_core import runs
 from mnist_core.config import RECIPES, ConfigError, TrainConfig, apply_recipe
 from mnist_core.data import list_data_sources
-from mnist_core.model import MODELS
+from mnist_core.nets import ARCHITECTURES
 
 BAD_VALUES = [
     ("lr", 0, r"must be a number > 0, got 0"),
@@ -25,7 +26,7 @@ BAD_VALUES = [
     ("epochs", True, r"must be an integer >= 1, got True"),
     ("seed", -1, r"must be an integer >= 0, got -1"),
     ("optimizer", "rmsprop", r"unknown optimizer 'rmsprop'; allowed: adam, adamw, sgd"),
-    ("model", "resnet", rf"unknown model 'resnet'; allowed: {', '.join(MODELS)}"),
+    ("architecture", "resnet", rf"unknown architecture 'resnet'; allowed: {', '.join(ARCHITECTURES)}"),
     ("device", "tpu", r"unknown device 'tpu'; allowed: auto, cpu, cuda"),
     ("schedule", "cosine", r"unknown schedule 'cosine'; allowed: constant, onecycle"),
     ("weight_decay", -0.1, r"must be a number >= 0, got -0.1"),
@@ -67,9 +68,21 @@ def test_good_configs_validate_and_round_trip_through_json():
     assert TrainConfig(lr=1, weight_decay=0, label_smoothing=0.1, device="cuda").validate()  # ints are numbers
 
 
+def test_configs_saved_before_the_architecture_field_was_renamed_still_load(tmp_path):
+    """config.json files and checkpoints written with `model` (the field's old name) keep loading."""
+    assert TrainConfig.from_dict({"model": "fast", "epochs": 2}) == TrainConfig(architecture="fast", epochs=2)
+    run_dir = runs.create_run(tmp_path, TrainConfig())
+    old = TrainConfig(architecture="best").to_dict()
+    old["model"] = old.pop("architecture")
+    (run_dir / "config.json").write_text(json.dumps(old))
+    assert runs.read_run(run_dir).config["architecture"] == "best" and "model" not in runs.read_run(run_dir).config
+    with pytest.raises(ConfigError, match="unknown field model"):  # both names: ambiguous, refused
+        TrainConfig.from_dict({"model": "fast", "architecture": "best"})
+
+
 def test_from_dict_rejects_unknown_fields():
-    with pytest.raises(ConfigError, match=r"^learning_rate: unknown fields learning_rate, momentum; allowed: augment, "
-                                          r"batch_size, data,") as info:
+    with pytest.raises(ConfigError, match=r"^learning_rate: unknown fields learning_rate, momentum; allowed: "
+                                          r"architecture, augment, batch_size, data,") as info:
         TrainConfig.from_dict({"lr": 0.1, "learning_rate": 0.1, "momentum": 0.9})
     assert info.value.field == "learning_rate"
     with pytest.raises(ConfigError, match=r"expected a mapping of field names to values, got list"):

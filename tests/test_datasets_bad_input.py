@@ -1,4 +1,4 @@
-"""Every bad input to a dataset import gets a DatasetError with a specific message and writes nothing.
+"""Every bad input to a dataset import gets a DataError with a specific message and writes nothing.
 
     python -m pytest -q tests/test_datasets_bad_input.py
 """
@@ -25,9 +25,10 @@ from dataset_files import (
     zip_with_symlink,
 )
 
-from mnist_core import datasets
-from mnist_core.archive import DEFAULT_LIMITS, DatasetError, Limits, read_limited
-from mnist_core.data import list_data_sources
+from mnist_core.data import DataError, list_data_sources
+from mnist_core.own_data import __main__ as own_data_cli
+from mnist_core.own_data import datasets
+from mnist_core.own_data.archive import DEFAULT_LIMITS, Limits, read_limited
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def files_under(folder) -> list[str]:
 
 
 def refuse(data: bytes, match: str, file_name: str = "upload.zip", limits: Limits = DEFAULT_LIMITS) -> str:
-    with pytest.raises(DatasetError, match=match) as info:
+    with pytest.raises(DataError, match=match) as info:
         datasets.analyse_bytes(file_name, data, limits=limits)
     return str(info.value)
 
@@ -83,14 +84,14 @@ def test_zip_bomb_with_lying_headers_is_refused_without_inflating():
 
 
 def test_bytes_are_counted_while_reading_not_taken_from_headers():
-    with pytest.raises(DatasetError, match="zip bomb"):
+    with pytest.raises(DataError, match="zip bomb"):
         read_limited(io.BytesIO(b"\0" * 5000), budget=4096, what="The archive")
     assert read_limited(io.BytesIO(b"\1" * 4096), budget=4096, what="x") == b"\1" * 4096
 
 
 def test_folder_over_the_byte_limit_is_refused_while_reading(tmp_path):
     write_tree(tmp_path / "src", shape_files(20))  # a folder has no headers: only counting protects
-    with pytest.raises(DatasetError, match="more data than allowed"):
+    with pytest.raises(DataError, match="more data than allowed"):
         datasets.analyse_path(tmp_path / "src", limits=Limits(unpacked_bytes=2000))
 
 
@@ -100,7 +101,7 @@ def test_too_many_files_are_refused():
 
 def test_too_many_files_in_a_folder_are_refused(tmp_path):
     write_tree(tmp_path / "src", shape_files(4))
-    with pytest.raises(DatasetError, match="more than 10 files"):
+    with pytest.raises(DataError, match="more than 10 files"):
         datasets.analyse_path(tmp_path / "src", limits=Limits(files=10))
 
 
@@ -153,7 +154,7 @@ def test_randomly_damaged_files_only_ever_raise_dataset_errors(file_name):
             damaged[at] = rng.integers(0, 256)
         try:
             datasets.analyse_bytes(file_name, bytes(damaged))
-        except DatasetError:
+        except DataError:
             pass  # anything else (a traceback for the user) fails the test
 
 
@@ -233,16 +234,26 @@ def test_train_folder_without_test_folder_is_refused():
 ])
 def test_bad_and_builtin_names_are_refused(data_dir, name, match):
     analysis = datasets.analyse_bytes("x.zip", shape_zip(3))
+<<<<<<< HEAD
     with pytest.raises(DatasetError, match=match):
         datasets.commit(analysis, name)
+=======
+    with pytest.raises(DataError, match=match):
+        datasets.commit(analysis, name, data_dir)
+>>>>>>> layout
     assert files_under(data_dir) == []
 
 
 def test_duplicate_name_is_refused_and_keeps_the_first(datasets_dir):
     first = datasets.commit(datasets.analyse_bytes("x.zip", shape_zip(3)), "shapes")
     before = (first / "data.npz").read_bytes()
+<<<<<<< HEAD
     with pytest.raises(DatasetError, match="already exists"):
         datasets.commit(datasets.analyse_bytes("y.zip", shape_zip(4)), "shapes")
+=======
+    with pytest.raises(DataError, match="already exists"):
+        datasets.commit(datasets.analyse_bytes("y.zip", shape_zip(4)), "shapes", data_dir)
+>>>>>>> layout
     assert (first / "data.npz").read_bytes() == before
     assert files_under(datasets_dir) == ["shapes", "shapes/data.npz", "shapes/manifest.json"]
 
@@ -263,7 +274,7 @@ def test_a_failed_commit_leaves_nothing_behind(data_dir, datasets_dir, monkeypat
 def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, data_dir, capsys):
     bad = tmp_path / "slip.zip"
     bad.write_bytes(make_zip(shape_files(3) | {"../evil.png": b"x"}))
-    code = datasets.main(["import", str(bad), "--name", "slip", "--data-dir", str(data_dir)])
+    code = own_data_cli.main(["import", str(bad), "--name", "slip", "--data-dir", str(data_dir)])
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: Unsafe or unsupported archive: member '../evil.png'") and err.count("\n") == 1
@@ -272,9 +283,9 @@ def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, data_dir
 
 
 def test_missing_path_and_bad_fraction_are_refused(tmp_path):
-    with pytest.raises(DatasetError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         datasets.analyse_path(tmp_path / "nope")
-    with pytest.raises(DatasetError, match="test fraction must be between 0 and 1"):
+    with pytest.raises(DataError, match="test fraction must be between 0 and 1"):
         datasets.analyse_bytes("x.zip", shape_zip(3), test_fraction=1.0)
 
 
@@ -289,6 +300,11 @@ def test_unsupported_compression_is_refused():
 def test_removing_something_that_is_not_an_imported_dataset_is_refused(data_dir):
     (data_dir / "MNIST").mkdir()
     for name in ("../data", "MNIST", "mnist", "nothing-here"):
+<<<<<<< HEAD
         with pytest.raises(DatasetError, match="No imported dataset named"):
             datasets.remove_dataset(name, data_dir=data_dir)
+=======
+        with pytest.raises(DataError, match="No imported dataset named"):
+            datasets.remove_dataset(name, data_dir)
+>>>>>>> layout
     assert (data_dir / "MNIST").is_dir()

@@ -14,7 +14,6 @@ from dataset_files import (
     SHAPES,
     encode,
     make_zip,
-    mnist_data_dir,
     npz_bytes,
     shape_arrays,
     shape_files,
@@ -23,9 +22,10 @@ from dataset_files import (
     write_tree,
 )
 
-from mnist_core import datasets
-from mnist_core.convert import decode_image, fit_batch, fit_to_mnist
 from mnist_core.data import list_data_sources, load_dataset
+from mnist_core.own_data import __main__ as own_data_cli
+from mnist_core.own_data import datasets
+from mnist_core.own_data.convert import decode_image, fit_batch, fit_to_mnist
 
 
 def sorted_rows(images: np.ndarray) -> list[bytes]:
@@ -189,8 +189,8 @@ def test_server_folder_import_matches_the_zip_import(tmp_path):
     assert datasets.analyse_path(tmp_path / "src").source["sha256"] == from_folder.source["sha256"]
 
 
-def test_real_mnist_digits_survive_the_png_round_trip_exactly():
-    mnist = load_dataset("mnist", mnist_data_dir(), download=False)
+def test_real_mnist_digits_survive_the_png_round_trip_exactly(mnist_full):
+    mnist = mnist_full
     images, labels = mnist.test_images[:300].numpy(), mnist.test_labels[:300].numpy()
     files = {f"digits/{label}/{i}.png": encode(image) for i, (image, label) in enumerate(zip(images, labels,
                                                                                             strict=True))}
@@ -239,14 +239,14 @@ def test_cli_import_list_remove(tmp_path, capsys):
     source = tmp_path / "shapes.zip"
     source.write_bytes(shape_zip(5))
     data_dir = str(tmp_path / "data")
-    assert datasets.main(["import", str(source), "--name", "shapes", "--data-dir", data_dir, "--dry-run"]) == 0
+    assert own_data_cli.main(["import", str(source), "--name", "shapes", "--data-dir", data_dir, "--dry-run"]) == 0
     assert "dry run: nothing was written" in capsys.readouterr().out
     assert not (tmp_path / "data" / "datasets" / "shapes").exists()
-    assert datasets.main(["import", str(source), "--name", "shapes", "--test-fraction", "0.4",
+    assert own_data_cli.main(["import", str(source), "--name", "shapes", "--test-fraction", "0.4",
                           "--data-dir", data_dir]) == 0
     out = capsys.readouterr().out
     assert "Images: 15 in 3 classes: 9 train, 6 test" in out and "python -m mnist_core.train --data shapes" in out
-    assert datasets.main(["list", "--data-dir", data_dir]) == 0
+    assert own_data_cli.main(["list", "--data-dir", data_dir]) == 0
     assert capsys.readouterr().out == "shapes: 3 classes, 9 train, 6 test, from shapes.zip\n"
-    assert datasets.main(["remove", "shapes", "--data-dir", data_dir]) == 0
+    assert own_data_cli.main(["remove", "shapes", "--data-dir", data_dir]) == 0
     assert list_data_sources(data_dir)[-1] == "mnist-sample"

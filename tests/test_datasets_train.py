@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataset_files import shape_zip
 
-from mnist_core import datasets, runs
+from mnist_core import runs
 from mnist_core.config import TrainConfig
 from mnist_core.launch import run_training
+from mnist_core.own_data import datasets
 from mnist_core.train import main as train_main
 
 

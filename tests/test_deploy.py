@@ -16,8 +16,13 @@ from pathlib import Path
 import pytest
 import streamlit.config
 
+<<<<<<< HEAD
 from mnist_core.archive import Limits
 from mnist_core.checkpoint import max_checkpoint_bytes
+=======
+from mnist_core.own_data.archive import Limits
+from mnist_core.transfer import MAX_MODEL_BYTES
+>>>>>>> layout
 from tests.browser.harness import free_port, kill_group, wait_healthy
 from ui.state import loading_message
 

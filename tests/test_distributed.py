@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core import runs
+from mnist_core import files, runs
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import DIGITS, load_dataset
 from mnist_core.distributed import FAULT_ENV, FAULT_EXIT_CODE, LOCAL, TIMEOUT_ENV, DistContext, max_workers
 from mnist_core.launch import run_training, start_worker
-from mnist_core.model import make_net
+from mnist_core.nets import make_net
 from mnist_core.predict import predict_proba
 from mnist_core.supervise import describe_failures, record_outcome
 
@@ -36,12 +36,9 @@ RUN_FILES = {"config.json", "status.json", "metrics.jsonl", "model.pt", "probs.p
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
+def data_dir(tmp_path_factory, mnist_full) -> Path:
     """A data dir holding the first 4,001 train / 999 test real MNIST digits as the imported dataset SUBSET."""
-    mnist_dir = Path(os.environ.get("MNIST_DATA_DIR", REPO.parent / "shared" / "data"))
-    if not (mnist_dir / "MNIST" / "raw").is_dir():
-        pytest.skip(f"real MNIST IDX files not found under {mnist_dir} (set MNIST_DATA_DIR)")
-    full = load_dataset("mnist", mnist_dir, download=False)
+    full = mnist_full
     root = tmp_path_factory.mktemp("data")
     folder = root / "datasets" / SUBSET
     folder.mkdir(parents=True)
@@ -128,7 +125,7 @@ def test_supervisor_outcome_keeps_rank0_reason_and_adds_the_dead_rank(tmp_path):
     runs.set_status(run_dir, "failed", error="rank 0 of 2: RuntimeError: Connection reset by peer")
     failures = {0: ProcessFailure(0, 10, 1, ""), 1: ProcessFailure(1, 11, 3, "")}
     assert record_outcome(run_dir, failures, 2) == 1
-    status = runs.read_json(run_dir / "status.json")
+    status = files.read_json(run_dir / "status.json")
     assert status["error"] == ("training process rank 1 of 2 exited with code 3; "
                                "rank 0 of 2: RuntimeError: Connection reset by peer")
     assert not list(run_dir.glob(".*.tmp"))
@@ -175,11 +172,11 @@ def test_dead_rank_fails_the_dashboard_run_with_the_reason(data_dir, tmp_path, m
     monkeypatch.setenv(TIMEOUT_ENV, "30")
     start = time.monotonic()
     run_dir = start_worker(TrainConfig(data=SUBSET, epochs=2, device="cpu", workers=2), tmp_path, data_dir)
-    supervisor = runs.read_json(run_dir / "status.json")["pid"]
+    supervisor = files.read_json(run_dir / "status.json")["pid"]
     while process_alive(supervisor) and time.monotonic() - start < 240:
         time.sleep(0.5)
     assert not process_alive(supervisor), "the job did not stop after rank 1 died"
-    status = runs.read_json(run_dir / "status.json")
+    status = files.read_json(run_dir / "status.json")
     assert status["status"] == "failed"
     assert f"rank 1 of 2 exited with code {FAULT_EXIT_CODE}" in status["error"]
     assert runs.read_events(run_dir)[-1] == {"type": "failed", "error": status["error"]}
@@ -190,7 +187,7 @@ def test_dead_rank_fails_the_dashboard_run_with_the_reason(data_dir, tmp_path, m
 def _training_on_two_processes(data_dir: Path, tmp_path: Path) -> tuple[Path, int, float]:
     """A long 2-process dashboard run that has logged its first batch: (run dir, supervisor pid, deadline)."""
     run_dir = start_worker(TrainConfig(data=SUBSET, epochs=50, device="cpu", workers=2), tmp_path, data_dir)
-    supervisor, deadline = runs.read_json(run_dir / "status.json")["pid"], time.monotonic() + 240
+    supervisor, deadline = files.read_json(run_dir / "status.json")["pid"], time.monotonic() + 240
     while not events_of(run_dir, "batch") and time.monotonic() < deadline:
         time.sleep(0.3)
     return run_dir, supervisor, deadline

@@ -8,16 +8,13 @@ originals and be read right by a notebook net trained here for one epoch on 20,0
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from mnist_core.config import TrainConfig
-from mnist_core.data import DataError, Dataset, load_dataset, normalization
+from mnist_core.data import Dataset, normalization
 from mnist_core.draw import DrawingError, ink_from_canvas, predict_drawing, preprocess_drawing
 from mnist_core.trainer import train
 
@@ -25,23 +22,14 @@ CANVAS = 280
 MEAN, STD = normalization(True)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The 2 test cores are shared with other jobs: 2 OpenMP threads then wait on each other, ~15x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    """Training and predicting below: one intra-op thread (tests/conftest.py says why)."""
 
 
 @pytest.fixture(scope="module")
-def mnist() -> Dataset:
-    root = Path(__file__).resolve().parent.parent
-    data_dir = os.environ.get("MNIST_DATA_DIR") or root.parent / "shared" / "data"
-    try:
-        return load_dataset("mnist", data_dir, download=False)
-    except DataError as exc:
-        pytest.fail(f"real MNIST IDX files not found (set MNIST_DATA_DIR): {exc}")
+def mnist(mnist_full) -> Dataset:
+    return mnist_full
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +40,7 @@ def model(mnist: Dataset) -> torch.nn.Module:
     config = TrainConfig(data="mnist", epochs=1, device="cpu", seed=0)
     final = [e for e in train(config, subset) if e["type"] in ("finished", "failed")][-1]
     assert final["type"] == "finished", final
-    return final["model"]
+    return final["net"]
 
 
 def render(digit: np.ndarray, size: int = 220, top: int = 30, left: int = 30) -> np.ndarray:

@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from mnist_core import launch, runs
+from mnist_core import files, launch, runs
 from mnist_core.config import TrainConfig
 from mnist_core.predict import evaluate, predict_proba
 
@@ -32,17 +32,17 @@ def _wait_for(condition, timeout: float, what: str):
 
 def _assert_complete_run(run_dir, config: TrainConfig, mnist_sample):
     """config.json, finished status.json, metrics.jsonl, a checkpoint and probs.pt that agree with each other."""
-    assert runs.read_json(run_dir / "config.json") == config.to_dict()
+    assert files.read_json(run_dir / "config.json") == config.to_dict()
     info = runs.read_run(run_dir)
     assert info.status == "finished" and info.error is None and info.duration > 0
     events = runs.read_events(run_dir)
     kinds = [e["type"] for e in events]
     assert kinds.count("epoch") == config.epochs and kinds[-1] == "finished" and "batch" in kinds
-    assert all("model" not in e and "test_probs" not in e for e in events)  # tensors stay out of the log
+    assert all("net" not in e and "test_probs" not in e for e in events)  # tensors stay out of the log
     probs, labels = runs.load_probs(run_dir)
     assert probs.shape == (1000, 10) and torch.equal(labels, mnist_sample.test_labels)
     model, meta = runs.load_checkpoint(run_dir / "model.pt")
-    assert meta["architecture"] == config.model and meta["class_names"] == mnist_sample.class_names
+    assert meta["architecture"] == config.architecture and meta["class_names"] == mnist_sample.class_names
     assert meta["data"] == "mnist-sample" and meta["config"] == config.to_dict()
     # The cached probabilities are exactly what the saved model predicts.
     assert torch.allclose(predict_proba(model, mnist_sample.test_images, meta["mean"], meta["std"]), probs, atol=1e-6)
@@ -126,7 +126,7 @@ def workers(tmp_path_factory):
                    for name, config in (("finish", QUICK), ("cancel", LONG), ("crash", LONG))}
     yield started
     for run_dir in started.values():
-        pid = runs.read_json(run_dir / "status.json").get("pid")
+        pid = files.read_json(run_dir / "status.json").get("pid")
         if runs.read_run(run_dir).status == "running" and pid != os.getpid():
             os.kill(pid, signal.SIGKILL)
 
@@ -139,7 +139,7 @@ def test_worker_trains_in_a_detached_process(workers, mnist_sample):
     run_dir = workers["finish"]
     _wait_for(lambda: runs.read_run(run_dir).status != "running", 90, "the worker to finish")
     _assert_complete_run(run_dir, QUICK, mnist_sample)
-    assert runs.read_json(run_dir / "status.json")["pid"] != os.getpid()
+    assert files.read_json(run_dir / "status.json")["pid"] != os.getpid()
     assert (run_dir / "worker.log").is_file()
 
 
@@ -159,7 +159,7 @@ def test_cancel_request_stops_the_worker_within_seconds(workers):
 def test_a_crashed_worker_is_marked_failed(workers):
     run_dir = workers["crash"]
     _wait_for(lambda: _first_batch_logged(run_dir), 90, "the worker's first batch")
-    pid = runs.read_json(run_dir / "status.json")["pid"]
+    pid = files.read_json(run_dir / "status.json")["pid"]
     assert pid != os.getpid()
     os.kill(pid, signal.SIGKILL)
     info = _wait_for(lambda: (r := runs.read_run(run_dir)).status != "running" and r, 10, "the run to be marked")

@@ -12,11 +12,12 @@ import torch
 from dataset_files import encode, make_zip, shape_files, shape_image, shape_zip, write_tree
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import datasets, runs, transfer
+from mnist_core import runs, transfer
 from mnist_core.config import TrainConfig
 from mnist_core.data import default_datasets_dir
 from mnist_core.launch import checkpoint_meta
-from mnist_core.model import make_net
+from mnist_core.nets import make_net
+from mnist_core.own_data import datasets
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "data.py")
 

@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fake_run import make_fake_run
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
-from mnist_core.config import TrainConfig
 from mnist_core.draw import predict_drawing
-from mnist_core.launch import run_training
 from mnist_core.predict import predict_proba
 from ui.charts import probability_bars
 
@@ -27,16 +26,9 @@ PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "draw.py")
 
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory) -> Path:
-    """A runs folder holding one finished run: the notebook net, 1 epoch on the offline sample."""
+    """A runs folder holding one finished (fake) run: an untrained notebook net is all the Draw page needs."""
     folder = tmp_path_factory.mktemp("runs")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the 2 shared test cores: 2 OpenMP threads wait on each other, ~15x slower
-    try:
-        config = TrainConfig(data="mnist-sample", epochs=1, device="cpu")
-        status = run_training(config, runs.create_run(folder, config), tmp_path_factory.mktemp("data"))
-    finally:
-        torch.set_num_threads(before)
-    assert status["status"] == "finished", status
+    make_fake_run(folder, labels=np.arange(100) % 10)  # the Draw page never loads the test set
     return folder
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from page_fixtures import make_finished_run
+from fake_run import make_fake_run
 from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 
@@ -16,10 +16,11 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, mnist_sample):
+    """A data folder (mnist-sample needs none), and a runs folder with one finished (fake) run on mnist-sample."""
     root = tmp_path_factory.mktemp("lab")
     data_dir, runs_dir = root / "data", root / "runs"
-    run_dir = make_finished_run(runs_dir, data_dir)
+    run_dir = make_fake_run(runs_dir, labels=mnist_sample.test_labels.numpy())
     return data_dir, runs_dir, run_dir
 
 
@@ -112,7 +113,7 @@ def test_train_preset_fills_in_the_notebook_recipe(app):
     assert at.number_input(key="train_batch_size").value == 64
     assert at.number_input(key="train_epochs").value == 10
     at.selectbox(key="train_recipe").set_value("best").run()
-    assert at.selectbox(key="train_model").value == "best" and at.number_input(key="train_epochs").value == 15
+    assert at.selectbox(key="train_architecture").value == "best" and at.number_input(key="train_epochs").value == 15
     assert any("three BatchNorm conv blocks" in c.value for c in at.caption)  # the preset says what it sets
 
 
@@ -152,7 +153,8 @@ def test_train_launches_a_worker_and_shows_it_finish(tmp_path, monkeypatch):
 
 def test_delete_asks_for_confirmation(tmp_path, monkeypatch):
     data_dir, runs_dir = tmp_path / "data", tmp_path / "runs"
-    keep, doomed = make_finished_run(runs_dir, data_dir, seed=1), make_finished_run(runs_dir, data_dir, seed=2)
+    labels = np.arange(100) % 10  # the Train page lists runs; it never loads their data
+    keep, doomed = make_fake_run(runs_dir, labels=labels, seed=1), make_fake_run(runs_dir, labels=labels, seed=2)
     monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(runs_dir))
     at = AppTest.from_file(APP, default_timeout=60).run()

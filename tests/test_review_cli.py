@@ -6,13 +6,19 @@ import csv
 
 import numpy as np
 import pytest
-from review_helpers import make_fake_run
+from fake_run import make_fake_run
 
 from mnist_core import runs
+<<<<<<< HEAD
 from mnist_core.corrections import read_corrections
 from mnist_core.review import main
 from mnist_core.review_export import export_rows, read_rows_csv, read_rows_json
 from mnist_core.review_store import ReviewStore, default_db_url
+=======
+from mnist_core.review.__main__ import main
+from mnist_core.review.export import export_rows, read_rows_csv, read_rows_json
+from mnist_core.review.store import ReviewStore, default_db_url
+>>>>>>> layout
 
 # The hand-computed example of tests/test_suspects.py, with an imported dataset's class names.
 LABELS = np.array([0, 0, 1, 1, 2, 2])
@@ -79,7 +85,7 @@ def test_export_and_corrections_read_the_runs_dir_database(run_dir, tmp_path, ca
     store.add(run_dir.name, "clothes", 5, "bob", "ambiguous")
     store.add(run_dir.name, "clothes", 3, "ann", "label_wrong", 0)
     store.add("another-run", "clothes", 2, "ann", "label_wrong", 0)
-    expected = export_rows(store.history(run_dir.name), LABELS, PROBS, NAMES)
+    expected = export_rows(store.history(run_dir.name), PROBS, LABELS, NAMES)
     assert [r["index"] for r in expected] == [1, 3, 5]
 
     assert main(["export", "--run", str(run_dir), "--format", "json"]) == 0

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.corrections import (
+from mnist_core.data import Dataset
+from mnist_core.review.corrections import (
     CorrectionsError,
     apply_label_corrections,
     format_corrections,
     read_corrections,
     write_corrections,
 )
-from mnist_core.data import Dataset
-from mnist_core.review_export import (
+from mnist_core.review.export import (
     EXPORT_FIELDS,
     csv_cell,
     csv_text,
@@ -28,7 +28,7 @@ from mnist_core.review_export import (
     rows_to_csv,
     rows_to_json,
 )
-from mnist_core.review_store import Verdict
+from mnist_core.review.store import Verdict
 
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -91,7 +91,7 @@ def test_written_corrections_read_back_and_apply(tmp_path):
     write_corrections(tmp_path / "c.csv", "toy", labels)
     assert (tmp_path / "c.csv").read_text() == "dataset,split,index,label\ntoy,test,0,0\ntoy,test,3,1\ntoy,train,0,2\n"
     parsed = read_corrections(tmp_path / "c.csv")
-    assert (parsed.dataset, parsed.labels) == ("toy", labels)
+    assert (parsed.data, parsed.labels) == ("toy", labels)
     assert apply_label_corrections(toy_dataset(), tmp_path / "c.csv").test_labels.tolist() == [0, 1, 0, 1]
 
 
@@ -118,7 +118,7 @@ def test_export_has_one_row_per_image_and_round_trips_through_csv_and_json():
                verdict(2, 1, "bob", "ambiguous", note="half cat, half dog", minutes=1),
                verdict(3, 1, "Zoë", "label_wrong", 0, minutes=2),
                verdict(4, 3, "bob", "fine", minutes=1)]
-    rows = export_rows(history, labels, probs, ["cat", "dog", "bird"])
+    rows = export_rows(history, probs, labels, ["cat", "dog", "bird"])
     assert [r["index"] for r in rows] == [1, 3]
     first = rows[0]
     assert list(first) == EXPORT_FIELDS
@@ -135,6 +135,7 @@ def test_export_has_one_row_per_image_and_round_trips_through_csv_and_json():
 
 def test_export_refuses_a_verdict_beyond_the_runs_test_set():
     with pytest.raises(ValueError, match="test image 9, but run run-1 has 4 test images"):
+<<<<<<< HEAD
         export_rows([verdict(1, 9, "ann", "fine")], np.zeros(4, dtype=int), np.full((4, 3), 1 / 3), ["a", "b", "c"])
 
 
@@ -144,3 +145,6 @@ def test_export_refuses_a_verdict_beyond_the_runs_test_set():
 def test_csv_cells_starting_like_a_formula_get_a_quote_that_reads_back_off(text, cell):
     assert csv_cell(text) == cell and csv_text(cell) == text
     assert csv_cell(7) == 7 and csv_cell(0.5) == 0.5  # numbers are numbers, never text
+=======
+        export_rows([verdict(1, 9, "ann", "fine")], np.full((4, 3), 1 / 3), np.zeros(4, dtype=int), ["a", "b", "c"])
+>>>>>>> layout

@@ -15,19 +15,22 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+<<<<<<< HEAD
 from review_helpers import make_fake_run, unescaped
+=======
+from fake_run import make_fake_run
+>>>>>>> layout
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
 from mnist_core.config import TrainConfig
-from mnist_core.corrections import apply_label_corrections, write_corrections
 from mnist_core.data import DIGITS, load_dataset
 from mnist_core.launch import run_training
-from mnist_core.review_store import ReviewStore
-from mnist_core.suspects import filter_queue, find_suspects
+from mnist_core.review.corrections import apply_label_corrections, write_corrections
+from mnist_core.review.store import ReviewStore
+from mnist_core.review.suspects import filter_queue, find_suspects
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_DIR = os.environ.get("MNIST_DATA_DIR", str(REPO.parent / "shared" / "data"))
 PAGE = str(REPO / "app_pages" / "review.py")
 
 pytestmark = pytest.mark.slow
@@ -45,11 +48,12 @@ def trained(tmp_path_factory):
     config = TrainConfig(data="mnist-sample", epochs=1, batch_size=128, device="cpu",
                          label_corrections=str(root / "round1.csv"))
     run_dir = runs.create_run(root / "runs", config, run_id="20250101-000000-trained")
-    status = run_training(config, run_dir, DATA_DIR, should_stop=lambda: False)
+    status = run_training(config, run_dir, root / "data", should_stop=lambda: False)  # mnist-sample: no files
     probs, labels = runs.load_probs(run_dir)
     fake_probs = np.random.default_rng(0).dirichlet(np.ones(10), size=len(test))
     make_fake_run(root / "runs", fake_probs, test.numpy(), DIGITS, data="mnist-sample", run_id="20250102-000000-fake")
-    return SimpleNamespace(root=root, runs_dir=root / "runs", run_dir=run_dir, run_id=run_dir.name, status=status,
+    return SimpleNamespace(data_dir=root / "data", root=root, runs_dir=root / "runs", run_dir=run_dir,
+                           run_id=run_dir.name, status=status,
                            dataset=dataset, corrected=corrected, probs=probs.numpy(), labels=labels.numpy(),
                            suspects=find_suspects(probs.numpy(), labels.numpy()))
 
@@ -57,7 +61,7 @@ def trained(tmp_path_factory):
 @pytest.fixture
 def env(trained, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_RUNS_DIR", str(trained.runs_dir))
-    monkeypatch.setenv("MNIST_DATA_DIR", DATA_DIR)
+    monkeypatch.setenv("MNIST_DATA_DIR", str(trained.data_dir))
     monkeypatch.setenv("MNIST_REVIEW_DB", f"sqlite:///{tmp_path / 'reviews.db'}")
     return os.environ["MNIST_REVIEW_DB"]
 
@@ -183,7 +187,7 @@ def test_verdicts_are_saved_and_each_session_sees_the_others(trained, env):
     assert_clean(alice)
     store = ReviewStore(env)
     [v] = store.history(trained.run_id)
-    assert (v.sample_index, v.reviewer, v.verdict, v.corrected_label, v.note, v.dataset) == (
+    assert (v.index, v.reviewer, v.verdict, v.corrected_label, v.note, v.data) == (
         image, "alice", "label_wrong", corrected, "looks like a different digit", "mnist-sample")
     assert alice.session_state["review_image"] == int(s.order[1])  # on to the next unreviewed image
     assert alice.text_input(key="review_note").value == ""

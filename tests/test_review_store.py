@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from mnist_core.review_store import (
+from mnist_core.review.store import (
     ReviewStore,
     ReviewStoreError,
     VerdictError,
@@ -80,8 +80,8 @@ def test_latest_is_by_time_with_ties_broken_by_id(db_url, run_id):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(sample_index=-1), "image index"),
-    (dict(sample_index=1000), "out of range: the test set has 1000"),
+    (dict(index=-1), "image index"),
+    (dict(index=1000), "out of range: the test set has 1000"),
     (dict(reviewer="  "), "reviewer name is required"),
     (dict(reviewer="a\nb"), "one line"),
     (dict(verdict="wrong"), "unknown verdict 'wrong'"),
@@ -92,7 +92,7 @@ def test_latest_is_by_time_with_ties_broken_by_id(db_url, run_id):
 ])
 def test_bad_verdicts_are_refused_and_nothing_is_written(tmp_path, kwargs, message):
     store = ReviewStore(default_db_url(tmp_path))
-    args = dict(sample_index=5, reviewer="alice", verdict="fine", num_samples=1000, num_classes=10) | kwargs
+    args = dict(index=5, reviewer="alice", verdict="fine", num_samples=1000, num_classes=10) | kwargs
     with pytest.raises(VerdictError, match=message):
         store.add("run", "mnist", **args)
     assert store.history("run") == []
@@ -124,7 +124,7 @@ def test_default_database_is_a_sqlite_file_in_the_runs_dir_in_wal_mode(tmp_path,
 WRITER = """
 import sys, time
 from pathlib import Path
-from mnist_core.review_store import ReviewStore
+from mnist_core.review.store import ReviewStore
 url, run_id, reviewer, go = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
 store = ReviewStore(url)  # both writers also create the tables at the same moment
 while not go.exists():
@@ -148,7 +148,7 @@ def test_two_processes_writing_at_once_lose_nothing(db_url, run_id, tmp_path):
     history = store.history(run_id)
     assert len(history) == 400
     assert len({v.id for v in history}) == 400
-    assert {(v.reviewer, v.sample_index) for v in history} == {(r, i) for r in ("alice", "bob") for i in range(200)}
-    assert all(v.corrected_label == (v.sample_index % 10 if v.sample_index % 2 else None) for v in history)
+    assert {(v.reviewer, v.index) for v in history} == {(r, i) for r in ("alice", "bob") for i in range(200)}
+    assert all(v.corrected_label == (v.index % 10 if v.index % 2 else None) for v in history)
     assert len(store.latest(run_id)) == 200
     store.close()

@@ -21,28 +21,17 @@ import torch.nn.functional as F
 
 from mnist_core import runs
 from mnist_core.config import RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
-from mnist_core.data import load_dataset
-from mnist_core.model import MODELS, ImageConv2d, make_net
+from mnist_core.device import autocast
+from mnist_core.nets import ARCHITECTURES, ImageConv2d, make_net
 from mnist_core.train import main
-from mnist_core.trainer import autocast, make_optimizer, random_shift, train
+from mnist_core.trainer import make_optimizer, random_shift, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def shared_data_dir() -> Path:
-    root = Path(os.environ.get("MNIST_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
-    if not (root / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
-        pytest.skip(f"the real MNIST IDX files are not under {root} (set MNIST_DATA_DIR)")
-    return root
-
-
 @pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tests share 2 cores with other test processes, and two threads then spin."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """Every test here trains or predicts: one intra-op thread (tests/conftest.py says why)."""
 
 
 @pytest.mark.parametrize("name", ["fast", "best"])
@@ -64,19 +53,19 @@ def test_recipes_validate_and_keep_the_notebook_maths():
     for name in RECIPES:
         config = apply_recipe(TrainConfig(data="mnist", seed=3, device="cpu"), name).validate(known_data=["mnist"])
         assert (config.recipe, config.data, config.seed, config.device) == (name, "mnist", 3, "cpu")
-        assert config.model in MODELS
+        assert config.architecture in ARCHITECTURES
     notebook = apply_recipe(TrainConfig(), "notebook")
-    assert (notebook.model, notebook.batch_size, notebook.lr, notebook.optimizer, notebook.shuffle,
+    assert (notebook.architecture, notebook.batch_size, notebook.lr, notebook.optimizer, notebook.shuffle,
             notebook.normalize, notebook.schedule, notebook.augment, notebook.epochs) == \
         ("notebook", 64, 1e-3, "adam", False, False, "constant", False, 10)
     default = apply_recipe(TrainConfig(), "default")
     assert dataclasses.replace(default, shuffle=False, normalize=False, recipe="notebook") == notebook
-    assert apply_recipe(TrainConfig(), "fast").model == "fast" and apply_recipe(TrainConfig(), "best").augment
+    assert apply_recipe(TrainConfig(), "fast").architecture == "fast" and apply_recipe(TrainConfig(), "best").augment
     with pytest.raises(ConfigError, match="recipe: unknown recipe 'turbo'"):
         apply_recipe(TrainConfig(), "turbo")
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_nets_memory_format_is_their_own_and_computes_what_the_plain_layout_does(name):
     torch.manual_seed(0)
     net = make_net(name).eval()
@@ -150,13 +139,13 @@ def test_fast_recipe_cli_learns_the_offline_sample(tmp_path, capsys):
     accuracy = float(re.search(r"test accuracy: ([0-9.]+)", out).group(1))
     assert accuracy > 0.8  # chance is 0.1; 1 epoch of 4,000 digits
     run = runs.read_run(Path(re.search(r"run folder: (.+)", out).group(1)))
-    assert run.status == "finished" and run.config["recipe"] == "fast" and run.config["model"] == "fast"
+    assert run.status == "finished" and run.config["recipe"] == "fast" and run.config["architecture"] == "fast"
 
 
 @pytest.mark.slow
-def test_notebook_recipe_first_epoch_loss_matches_the_notebook():
+def test_notebook_recipe_first_epoch_loss_matches_the_notebook(mnist_full):
     """The notebook printed 0.36806 for epoch 0; the same maths on the same 60,000 digits must land there."""
-    dataset = load_dataset("mnist", shared_data_dir(), download=False)
+    dataset = mnist_full
     config = dataclasses.replace(apply_recipe(TrainConfig(data="mnist", device="cpu"), "notebook"), epochs=1)
     events = list(train(config, dataset))
     epoch = next(e for e in events if e["type"] == "epoch")

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from mnist_core.suspects import class_thresholds, filter_queue, find_suspects
+from mnist_core.review.suspects import class_thresholds, filter_queue, find_suspects
 
 # 3 classes, 6 images; values are exact in binary so the threshold comparisons are exact.
 LABELS = np.array([0, 0, 1, 1, 2, 2])

@@ -13,7 +13,7 @@ import torch
 import mnist_core.trainer as trainer
 from mnist_core.config import TrainConfig
 from mnist_core.data import Dataset
-from mnist_core.model import NotebookNet, make_net
+from mnist_core.nets import NotebookNet, make_net
 from mnist_core.predict import evaluate, predict_proba
 
 
@@ -54,7 +54,7 @@ def test_finished_event_carries_probabilities(two_epochs, mnist_subset):
     accuracy = (probs.argmax(dim=1) == mnist_subset.test_labels).float().mean().item()
     assert final["test_accuracy"] == pytest.approx(accuracy)
     assert final["test_accuracy"] == two_epochs[-2]["test_accuracy"]
-    assert isinstance(final["model"], NotebookNet)
+    assert isinstance(final["net"], NotebookNet)
 
 
 def test_cancel_between_batches_stops_at_once(mnist_subset):
@@ -123,8 +123,8 @@ def test_evaluate_matches_a_hand_computed_confusion_matrix():
                                             [0, 0, 1]]
     assert result["accuracy"] == pytest.approx(3 / 6)
     assert result["per_class_accuracy"] == pytest.approx([1 / 2, 1 / 3, 1.0])
-    p_true = [0.7, 0.1, 0.5, 0.3, 0.3, 0.5]
-    assert result["loss"] == pytest.approx(-sum(math.log(p) for p in p_true) / 6)
+    p_given = [0.7, 0.1, 0.5, 0.3, 0.3, 0.5]
+    assert result["loss"] == pytest.approx(-sum(math.log(p) for p in p_given) / 6)
 
 
 def test_evaluate_marks_classes_without_examples_and_survives_zero_probabilities():

@@ -12,11 +12,12 @@ import pytest
 import torch
 from dataset_files import make_zip, shape_files, shape_zip
 
-from mnist_core import datasets, runs, transfer
+from mnist_core import runs, transfer
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_dataset
 from mnist_core.launch import run_training
-from mnist_core.model import make_net
+from mnist_core.nets import make_net
+from mnist_core.own_data import datasets
 from mnist_core.predict import predict_proba
 from mnist_core.runs import RunStoreError
 
@@ -99,7 +100,11 @@ def test_another_architecture_is_refused(trained, tmp_path):
     meta = runs.load_checkpoint(trained[1] / "model.pt")[1]
     state = make_net("notebook", 3).state_dict()
     refuse(checkpoint_bytes(meta | {"architecture": "resnet50"}, state), trained[0], tmp_path / "r",
+<<<<<<< HEAD
            "architecture not supported: MNIST Lab has notebook, fast, best")
+=======
+           "architecture not supported: unknown architecture 'resnet50'")
+>>>>>>> layout
     other = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 3)).state_dict()
     refuse(checkpoint_bytes(meta, other), trained[0], tmp_path / "r", "weights do not fit architecture 'notebook'")
 

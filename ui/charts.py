@@ -108,7 +108,7 @@ def move_threshold(fig: go.Figure, threshold: float) -> go.Figure:
     return fig
 
 
-def histogram_grid(labels: np.ndarray, probs: np.ndarray, class_names: list[str], threshold: float,
+def histogram_grid(probs: np.ndarray, labels: np.ndarray, class_names: list[str], threshold: float,
                    bins: int = 20) -> go.Figure:
     """Small multiples: p(k | image) over the images of true class k, for every class k.
 

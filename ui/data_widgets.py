@@ -11,12 +11,18 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+<<<<<<< HEAD
 from mnist_core.archive import printable
 from mnist_core.checkpoint import max_checkpoint_bytes
 from mnist_core.datasets import (
     Analysis,
     DatasetError,
     Limits,
+=======
+from mnist_core.data import DataError
+from mnist_core.own_data.datasets import (
+    Analysis,
+>>>>>>> layout
     analyse_bytes,
     analyse_path,
     import_roots,
@@ -63,7 +69,17 @@ def analysis_for(upload, root: Path | None, folder: str, test_fraction: float) -
         return None
     cached = st.session_state.get(ANALYSIS_KEY)
     if cached is None or cached[0] != source:
+<<<<<<< HEAD
         st.session_state[ANALYSIS_KEY] = cached = (source, _analyse(upload, root, folder, test_fraction))
+=======
+        try:
+            with st.spinner("Reading and checking every file…"):
+                result = (analyse_bytes(upload.name, upload.getvalue(), test_fraction) if upload is not None
+                          else analyse_path(source[1], test_fraction))
+        except DataError as exc:
+            result = str(exc)
+        st.session_state[ANALYSIS_KEY] = cached = (source, result)
+>>>>>>> layout
     if isinstance(cached[1], str):
         st.error(cached[1])
         return None
@@ -128,8 +144,13 @@ def dataset_manager(data_dir: Path) -> None:
                        "without it)", key="data_remove_confirm")
     if st.button("Remove", key="data_remove", disabled=not sure):
         try:
+<<<<<<< HEAD
             remove_dataset(choice, data_dir=data_dir)
         except (DatasetError, OSError) as exc:
+=======
+            remove_dataset(choice, data_dir)
+        except (DataError, OSError) as exc:
+>>>>>>> layout
             st.error(f"Could not remove {choice!r}: {exc}")
             return
         for key in ("data_remove_choice", "data_remove_confirm", ANALYSIS_KEY):
@@ -170,7 +191,7 @@ def models_in_and_out(runs_dir: Path, data_dir: Path) -> None:
         try:
             with st.spinner("Checking the model and evaluating it on its test set…"):
                 run_dir = import_model(upload.getvalue(), runs_dir, data_dir, upload.name)
-        except (RunStoreError, DatasetError, OSError) as exc:
+        except (RunStoreError, DataError, OSError) as exc:
             st.error(str(exc))
             return
         st.success(f"Added run {run_dir.name}; choose it in the sidebar to review it.")

@@ -1,15 +1,14 @@
-"""Helpers of the Review page: the shared review store, the view kept in the URL, the chart and tables.
+"""What the Review page draws: a verdict in words, the probability chart, the per-class and queue tables.
 
-The view in the link: ?run=<id> (kept by app.py's run picker), &class=<index>, &mis=1 (only images predicted
-as another class), &issues=1 (only likely label issues), &threshold=<max p(given label)>, &image=<test index>.
+The review store it writes to is opened in ui/state.py; its view in the link is kept by ui/url.py.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import streamlit as st
 
+<<<<<<< HEAD
 from mnist_core.review_store import VERDICTS, ReviewStore, Verdict, configured_db_url
 from mnist_core.suspects import Suspects
 from ui.charts import chart_texts
@@ -100,6 +99,10 @@ def next_unreviewed(queue: np.ndarray, judged: set[int], after: int | None = Non
         if int(i) not in judged:
             return int(i)
     return None
+=======
+from mnist_core.review.store import VERDICTS, Verdict
+from mnist_core.review.suspects import Suspects
+>>>>>>> layout
 
 
 def describe(v: Verdict, class_names: list[str]) -> str:

@@ -1,7 +1,7 @@
-"""Cached, read-only objects shared by all sessions, and the run a user has selected.
+"""Cached objects shared by all sessions, and the run a user has selected.
 
-Heavy shared objects (datasets, models, test probabilities) live in st.cache_resource, keyed by
-run id and file modification time; a user's own choices live in st.session_state.
+Heavy shared objects (datasets, models, test probabilities, the review store) live in st.cache_resource,
+keyed by run id and file modification time (or the database URL); a user's own choices live in st.session_state.
 """
 from __future__ import annotations
 
@@ -15,9 +15,22 @@ import torch
 from streamlit.errors import StreamlitPageNotFoundError
 
 from mnist_core import runs
-from mnist_core.data import IDX_FILES, TORCHVISION_CLASSES, DataError, Dataset, default_data_dir, load_dataset
+from mnist_core.data import (
+    TORCHVISION_CLASSES,
+    DataError,
+    Dataset,
+    default_data_dir,
+    idx_dir,
+    load_dataset,
+    missing_idx_files,
+)
+from mnist_core.review.store import ReviewStore, configured_db_url
 from mnist_core.runs import RunInfo, RunStoreError
+<<<<<<< HEAD
 from ui.text import md_escape
+=======
+from ui.url import RUN_PARAM, param
+>>>>>>> layout
 
 RUN_KEY = "selected_run_id"  # session_state key of the run the pages show (not a widget key)
 
@@ -44,16 +57,34 @@ def load_data(name: str) -> Dataset:
 
 def loading_message(name: str, folder: Path) -> str:
     """'Downloading ...' when a torchvision source's IDX files are not on disk yet (first use on a new server)."""
-    if name in TORCHVISION_CLASSES:
-        raw = Path(folder) / TORCHVISION_CLASSES[name] / "raw"
-        if any(not (raw / f).is_file() for pair in IDX_FILES.values() for f in pair):
-            return (f"Downloading {name} into {raw}: the first time only, this takes a minute or so. "
-                    "The `mnist-sample` data source works without downloading.")
+    if name in TORCHVISION_CLASSES and missing_idx_files(name, folder):
+        return (f"Downloading {name} into {idx_dir(name, folder)}: the first time only, this takes a minute or "
+                "so. The `mnist-sample` data source works without downloading.")
     return f"Loading {name}…"
 
 
+def secret_db_url() -> str | None:
+    """st.secrets["review_db"], or None when there is no secrets file or no such entry."""
+    try:
+        value = st.secrets.get("review_db")
+    except FileNotFoundError:  # no (or an unreadable) secrets.toml: StreamlitSecretNotFoundError
+        return None
+    return str(value) if value else None
+
+
+def review_db_url() -> str:
+    """Env MNIST_REVIEW_DB, else st.secrets["review_db"], else <runs dir>/reviews.db."""
+    return configured_db_url(runs_dir(), secret_db_url())
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def open_store(url: str) -> ReviewStore:
+    """One store (one connection pool) per database, shared by every session; failures are not cached."""
+    return ReviewStore(url)
+
+
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
-def cached_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, dict]:
+def cached_net(run_dir: str, mtime: float) -> tuple[torch.nn.Module, dict]:
     return runs.load_checkpoint(Path(run_dir) / "model.pt")
 
 
@@ -64,11 +95,11 @@ class RunView:
     info: RunInfo
     class_names: list[str]
     images: np.ndarray  # (N, 28, 28) uint8 test images
-    labels: np.ndarray  # (N,) int64 true (given) labels
     probs: np.ndarray  # (N, C) float32 from predict_proba, cached in the run folder
+    labels: np.ndarray  # (N,) int64 true (given) labels
     predicted: np.ndarray  # (N,) argmax class
     confidence: np.ndarray  # (N,) probability of the predicted class
-    p_true: np.ndarray  # (N,) probability of the given label
+    p_given: np.ndarray  # (N,) probability of the given label
     memo: dict = field(default_factory=dict)  # figures and tables derived from this run, built once
 
     @property
@@ -90,7 +121,7 @@ class RunView:
 def cached_run_view(run_dir: str, mtime: float, data_folder: str) -> RunView:
     info = runs.read_run(Path(run_dir))
     probs_t, labels_t = runs.load_probs(Path(run_dir))
-    _, meta = cached_model(run_dir, mtime)
+    _, meta = cached_net(run_dir, mtime)
     dataset = cached_dataset(info.config["data"], data_folder)
     if len(dataset.test_labels) != len(labels_t):
         raise RunStoreError(f"Run {info.run_id} was evaluated on {len(labels_t)} test images, but data source "
@@ -102,7 +133,7 @@ def cached_run_view(run_dir: str, mtime: float, data_folder: str) -> RunView:
     labels = labels_t.numpy()
     predicted = probs.argmax(axis=1)
     idx = np.arange(len(labels))
-    return RunView(info, list(meta["class_names"]), dataset.test_images.numpy(), labels, probs, predicted,
+    return RunView(info, list(meta["class_names"]), dataset.test_images.numpy(), probs, labels, predicted,
                    probs[idx, predicted], probs[idx, labels])
 
 
@@ -121,7 +152,7 @@ def selected_run() -> RunInfo | None:
     """The run chosen in the sidebar (or by ?run= in the URL); else the default_run."""
     finished = finished_runs()
     by_id = {r.run_id: r for r in finished}
-    chosen = st.session_state.get(RUN_KEY) or st.query_params.get("run")
+    chosen = st.session_state.get(RUN_KEY) or param(RUN_PARAM)
     if chosen in by_id:
         return by_id[chosen]
     return default_run(finished)
@@ -166,12 +197,12 @@ def link_to_train() -> None:
         st.markdown("Open **Train** in the app's navigation (`streamlit run app.py`).")
 
 
-def require_model() -> tuple[RunInfo, torch.nn.Module, dict]:
-    """The selected run, its model (eval mode, cached) and checkpoint meta; otherwise say why and stop the page."""
+def require_net() -> tuple[RunInfo, torch.nn.Module, dict]:
+    """The selected run, its net (eval mode, cached) and checkpoint meta; otherwise say why and stop the page."""
     info = require_selected_run()
     try:
         mtime = (info.path / "model.pt").stat().st_mtime
-        return (info, *cached_model(str(info.path), mtime))
+        return (info, *cached_net(str(info.path), mtime))
     except (RunStoreError, OSError) as exc:
         st.error(f"Run {info.run_id} cannot be shown: {md_escape(exc)}")  # a run's config may come from a visitor
         st.stop()
@@ -190,5 +221,9 @@ def require_run_view() -> RunView:
 
 def run_label(info: RunInfo) -> str:
     acc = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "—"
+<<<<<<< HEAD
     flag = " · ⚠ did not learn" if info.warning else ""
     return f"{info.run_id} · {info.config.get('data')} · {info.config.get('model')} · {acc}{flag}"
+=======
+    return f"{info.run_id} · {info.config.get('data')} · {info.config.get('architecture')} · {acc}"
+>>>>>>> layout

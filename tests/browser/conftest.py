@@ -6,7 +6,6 @@ Each test module starts its own app server (see harness.AppServer) from these fi
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -23,14 +22,6 @@ TIMEOUT_MS = 120_000  # generous: the machine is shared, and the first page run 
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-def find_mnist_dir() -> Path | None:
-    """The folder holding MNIST/raw: $MNIST_DATA_DIR, else ../shared/data next to the repository."""
-    for candidate in (os.environ.get("MNIST_DATA_DIR"), ROOT.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "MNIST" / "raw").is_dir():
-            return Path(candidate).resolve()
-    return None
-
-
 @pytest.fixture(scope="session")
 def chromium():
     if chromium_path() is None:
@@ -42,19 +33,11 @@ def chromium():
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    found = find_mnist_dir()
-    if found is None:
-        pytest.skip("real MNIST not found: set MNIST_DATA_DIR to a folder holding MNIST/raw")
-    return found
-
-
-@pytest.fixture(scope="session")
-def trained_runs_dir(tmp_path_factory, mnist_dir) -> Path:
+def trained_runs_dir(tmp_path_factory, shared_data_dir) -> Path:
     """A runs folder with one finished run: 1 epoch on real MNIST through the CLI (about 15 s on 2 idle cores)."""
     runs_dir = tmp_path_factory.mktemp("trained") / "runs"
     done = subprocess.run([sys.executable, "-m", "mnist_core.train", "--data", "mnist", "--epochs", "1",
-                           "--data-dir", str(mnist_dir), "--runs-dir", str(runs_dir)],
+                           "--data-dir", str(shared_data_dir), "--runs-dir", str(runs_dir)],
                           cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-2000:]
     return runs_dir
@@ -74,10 +57,10 @@ def outcomes(trained_run):
 
 
 @pytest.fixture(scope="module")
-def review_app(mnist_dir, trained_runs_dir, tmp_path_factory):
+def review_app(shared_data_dir, trained_runs_dir, tmp_path_factory):
     """An app server showing the session's trained run (one per test module)."""
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with AppServer(mnist_dir, trained_runs_dir, log_path=log) as server:
+    with AppServer(shared_data_dir, trained_runs_dir, log_path=log) as server:
         yield server
 
 

@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mnist_core import runs
+from mnist_core import files, runs
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"  # gitignored: what each browser test saw last
@@ -139,7 +139,7 @@ def stop_workers(runs_dir: Path) -> None:
     for info in runs.list_runs(runs_dir):
         if info.status != "running":
             continue
-        pid = runs.read_json(info.path / "status.json", default={}).get("pid")
+        pid = files.read_json(info.path / "status.json", default={}).get("pid")
         try:
             if isinstance(pid, int) and pid != os.getpid() and os.getpgid(pid) == pid:
                 kill_group(pid, signal.SIGKILL)

@@ -22,8 +22,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+<<<<<<< HEAD
 from mnist_core import runs
 from mnist_core.data import load_dataset
+=======
+from mnist_core import files, runs
+>>>>>>> layout
 from mnist_core.progress import summarize
 from tests.browser.harness import AppServer, choose, open_page, run_progress
 
@@ -32,10 +36,10 @@ RUN_TIMEOUT_S = 600  # 2 epochs of mnist-sample take a few seconds on idle cores
 
 
 @pytest.fixture(scope="module")
-def train_app(mnist_dir, tmp_path_factory):
+def train_app(shared_data_dir, tmp_path_factory):
     """An app with real MNIST present (so `mnist` is preselected) and an empty runs folder of its own."""
     root = tmp_path_factory.mktemp("train-app")
-    with AppServer(mnist_dir, root / "runs", log_path=root / "streamlit.log") as server:
+    with AppServer(shared_data_dir, root / "runs", log_path=root / "streamlit.log") as server:
         yield server
 
 
@@ -88,8 +92,12 @@ def worker_paused_when(run_dir: Path, ready, too_late=lambda: False) -> Iterator
     while not ready():
         assert time.monotonic() < deadline and not too_late(), f"progress {overall(run_dir):.0%}"
         time.sleep(0.02)
+<<<<<<< HEAD
     pid = runs.read_json(run_dir / "status.json")["pid"]  # the worker's own (see worker_started)
     assert os.getpgid(pid) == pid  # the worker leads a session of its own: never stop the server instead
+=======
+    pid = files.read_json(run_dir / "status.json")["pid"]  # the worker's own, written before its first event
+>>>>>>> layout
     os.kill(pid, signal.SIGSTOP)
     try:
         yield
@@ -144,7 +152,7 @@ def test_a_short_run_shows_progress_the_live_grid_and_its_accuracy_then_stops_po
     info = runs.read_run(run_dir)
     assert info.status == "finished" and info.config["data"] == "mnist-sample" and info.config["epochs"] == 3
     expect(finished).to_contain_text(f"Finished: test accuracy {info.test_accuracy:.2%}")
-    expect(page.get_by_role("combobox", name="Model (run)")).to_have_value(re.compile(f"^{run_id} · mnist-sample"))
+    expect(page.get_by_role("combobox", name="Run", exact=True)).to_have_value(re.compile(f"^{run_id} · mnist-sample"))
 
 
 def test_reloading_mid_run_shows_the_run_progressing(page, train_app):

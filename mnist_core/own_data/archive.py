@@ -5,9 +5,9 @@ paths that would escape the archive (`../`, absolute paths, drive letters), symb
 compression other than stored/deflate, too many members, and declared sizes over the limit are all
 rejected. While reading, the bytes actually produced are counted too, because headers can lie.
 
-    python -c "from mnist_core.archive import zip_members; print(list(zip_members(open('x.zip','rb').read())))"
+    python -c "from mnist_core.own_data.archive import zip_members; print(list(zip_members(open('x.zip','rb').read())))"
 
-Also home of DatasetError, the one error every bad-input path of a dataset import raises.
+Every bad input raises mnist_core.data.DataError, the one error of loading and importing data.
 """
 from __future__ import annotations
 
@@ -22,12 +22,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from mnist_core.data import DataError
+
 MB = 1024 * 1024
 CHUNK = 1 * MB
 SYMLINK_MODE = 0o120000
 SAFE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # bzip2/lzma can expand unboundedly per read
 
 
+<<<<<<< HEAD:mnist_core/archive.py
 class DatasetError(ValueError):
     """Bad input to a dataset import: the message says what is wrong and what to do; nothing was written."""
 
@@ -43,6 +46,8 @@ def printable(text: str) -> str:
 UNPRINTABLE = ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
 
 
+=======
+>>>>>>> layout:mnist_core/own_data/archive.py
 @dataclass(frozen=True)
 class Limits:
     """Upper bounds for one import; tests shrink them. Limits.from_env() reads each from its setting."""
@@ -90,6 +95,7 @@ class Member(NamedTuple):
     note: str = ""
 
 
+<<<<<<< HEAD:mnist_core/archive.py
 def read_limited(stream: BinaryIO, budget: int, what: str, head: bytes = b"") -> bytes:
     """`head` (bytes already read from it) plus the rest of `stream`, but raise DatasetError as soon as more
     than `budget` bytes come out."""
@@ -101,6 +107,18 @@ def read_limited(stream: BinaryIO, budget: int, what: str, head: bytes = b"") ->
         total += len(chunk)
     raise DatasetError(f"{what} unpacks to more data than allowed ({budget / MB:.0f} MB in all); "
                        "it may be a zip bomb. Nothing was imported.")
+=======
+def read_limited(stream: BinaryIO, budget: int, what: str) -> bytes:
+    """All bytes of `stream`, but raise DataError as soon as more than `budget` bytes come out."""
+    parts, total = [], 0
+    while chunk := stream.read(min(CHUNK, budget + 1 - total)):
+        parts.append(chunk)
+        total += len(chunk)
+        if total > budget:
+            raise DataError(f"{what} unpacks to more data than allowed ({budget / MB:.0f} MB in all); "
+                               "it may be a zip bomb. Nothing was imported.")
+    return b"".join(parts)
+>>>>>>> layout:mnist_core/own_data/archive.py
 
 
 def check_member_name(name: str) -> str | None:
@@ -114,6 +132,7 @@ def check_member_name(name: str) -> str | None:
     return None
 
 
+<<<<<<< HEAD:mnist_core/archive.py
 def zip_members(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The archive",
                 sniff: Sniff | None = None) -> Iterator[Member]:
     """Check the whole archive now (DatasetError if unsafe), then yield its members one by one, sorted.
@@ -125,13 +144,17 @@ def zip_members(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The a
 def open_zip(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The archive",
              ) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
     """The archive and its members sorted by name, after checking all of them (DatasetError if unsafe)."""
+=======
+def zip_members(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The archive") -> Iterator[Member]:
+    """Check the whole archive now (DataError if unsafe), then yield its members one by one, sorted."""
+>>>>>>> layout:mnist_core/own_data/archive.py
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except Exception as exc:  # damaged archives fail in many ways inside zipfile (even NotImplementedError)
-        raise DatasetError(f"{what} is not a readable zip file ({type(exc).__name__}: {exc}).") from exc
+        raise DataError(f"{what} is not a readable zip file ({type(exc).__name__}: {exc}).") from exc
     infos = archive.infolist()
     if len(infos) > limits.files:
-        raise DatasetError(f"{what} has {len(infos):,} members; the limit is {limits.files:,} files.")
+        raise DataError(f"{what} has {len(infos):,} members; the limit is {limits.files:,} files.")
     for info in infos:
         reason = check_member_name(info.filename)
         if reason is None and (info.external_attr >> 16) & 0o170000 == SYMLINK_MODE:
@@ -141,15 +164,20 @@ def open_zip(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The arch
         if reason is None and info.compress_type not in SAFE_COMPRESSION:
             reason = f"uses compression method {info.compress_type}; re-create the zip with standard deflate"
         if reason:
-            raise DatasetError(f"Unsafe or unsupported archive: member {info.filename!r} {reason}. "
+            raise DataError(f"Unsafe or unsupported archive: member {info.filename!r} {reason}. "
                                "Nothing was imported.")
     declared = sum(i.file_size for i in infos)
     if declared > limits.unpacked_bytes:
-        raise DatasetError(f"{what} declares {declared / MB:,.0f} MB of unpacked data; the limit is "
+        raise DataError(f"{what} declares {declared / MB:,.0f} MB of unpacked data; the limit is "
                            f"{limits.unpacked_bytes / MB:.0f} MB. Nothing was imported.")
     if not any(not i.is_dir() for i in infos):
+<<<<<<< HEAD:mnist_core/archive.py
         raise DatasetError(f"{what} is empty: it holds no files.")
     return archive, sorted(infos, key=lambda i: i.filename)
+=======
+        raise DataError(f"{what} is empty: it holds no files.")
+    return _read_zip(archive, sorted(infos, key=lambda i: i.filename), limits, what)
+>>>>>>> layout:mnist_core/own_data/archive.py
 
 
 NOT_AN_IMAGE = "not an image (or not PNG, JPEG, BMP or TIFF)"
@@ -164,18 +192,23 @@ def _read_zip(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: Li
             continue
         try:
             with archive.open(info) as stream:
+<<<<<<< HEAD:mnist_core/archive.py
                 head = stream.read(SNIFF_BYTES)
                 if sniff is not None and not sniff(head):  # never inflate what cannot be an image
                     yield Member(info.filename, None, NOT_AN_IMAGE)
                     continue
                 content = read_limited(stream, budget, what, head)
         except DatasetError:
+=======
+                content = read_limited(stream, budget, what)
+        except DataError:
+>>>>>>> layout:mnist_core/own_data/archive.py
             raise
         except Exception as exc:  # zipfile and zlib raise many types for damaged data (even a bad seek)
-            raise DatasetError(f"{what} is corrupt: member {info.filename!r} cannot be read "
+            raise DataError(f"{what} is corrupt: member {info.filename!r} cannot be read "
                                f"({type(exc).__name__}: {exc}).") from exc
         if len(content) != info.file_size:
-            raise DatasetError(f"{what} is corrupt or crafted: member {info.filename!r} holds {len(content):,} "
+            raise DataError(f"{what} is corrupt or crafted: member {info.filename!r} holds {len(content):,} "
                                f"bytes but its header says {info.file_size:,}.")
         budget -= len(content)
         yield Member(info.filename, content)
@@ -193,7 +226,11 @@ def folder_members(root: Path | str, limits: Limits = DEFAULT_LIMITS, sniff: Sni
     root = Path(root).expanduser()
     shown = printable(shown if shown is not None else str(root))
     if not root.is_dir():
+<<<<<<< HEAD:mnist_core/archive.py
         raise DatasetError(f"{shown} is not a folder on this server.")
+=======
+        raise DataError(f"{root} is not a folder on this server.")
+>>>>>>> layout:mnist_core/own_data/archive.py
     entries: list[tuple[str, Path, bool]] = []  # (relative posix path, absolute path, is a folder)
     files_seen = 0
     def refuse_unreadable(exc: OSError) -> None:  # os.walk's hook: an unlistable folder would drop its images
@@ -208,6 +245,7 @@ def folder_members(root: Path | str, limits: Limits = DEFAULT_LIMITS, sniff: Sni
             is_dir = name in dirs and not path.is_symlink()  # a linked folder is listed, never entered
             files_seen += not is_dir
             if files_seen > limits.files:
+<<<<<<< HEAD:mnist_core/archive.py
                 raise DatasetError(f"{shown} holds more than {limits.files:,} files; that is the limit.")
             entries.append((path.relative_to(root).as_posix() + ("/" if is_dir else ""), path, is_dir))
     if not files_seen:
@@ -217,6 +255,22 @@ def folder_members(root: Path | str, limits: Limits = DEFAULT_LIMITS, sniff: Sni
 
 def _read_folder(entries: list[tuple[str, Path, bool]], limits: Limits, what: str,
                  sniff: Sniff | None) -> Iterator[Member]:
+=======
+                raise DataError(f"{root} holds more than {limits.files:,} files; that is the limit.")
+            entries.append((path.relative_to(root).as_posix() + ("/" if is_dir else ""), path, is_dir))
+    if not files_seen:
+        raise DataError(f"{root} is empty: it holds no files.")
+    return _read_folder(sorted(entries), limits, str(root))
+
+
+def _refuse_unreadable(exc: OSError) -> None:
+    """os.walk's error hook: a subfolder that cannot be listed would silently drop its images."""
+    raise DataError(f"Cannot read folder {exc.filename} ({exc.strerror or exc}); fix its permissions "
+                       "or leave it out.") from exc
+
+
+def _read_folder(entries: list[tuple[str, Path, bool]], limits: Limits, what: str) -> Iterator[Member]:
+>>>>>>> layout:mnist_core/own_data/archive.py
     budget = limits.unpacked_bytes
     for rel, path, is_dir in entries:
         if is_dir:

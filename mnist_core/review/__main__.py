@@ -6,9 +6,9 @@
 
 `suspects` prints a header, then one tab-separated line per test image, most suspicious first:
 index, given label, predicted label, p(given label), and `yes` when confident learning flags a likely label
-issue (rule: mnist_core/suspects.py). Class names are printed for imported datasets.
+issue (rule: mnist_core/review/suspects.py). Class names are printed for imported datasets.
 `export` writes the latest verdict per judged image; `corrections` writes a corrected-labels file
-(format: mnist_core/corrections.py) for `python -m mnist_core.train --label-corrections FILE`.
+(format: mnist_core/review/corrections.py) for `python -m mnist_core.train --label-corrections FILE`.
 The database: --db, else env MNIST_REVIEW_DB, else <runs dir>/reviews.db next to RUN_DIR.
 Errors print one line and exit 1 (bad arguments: 2).
 """
@@ -21,21 +21,24 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core import runs
+<<<<<<< HEAD:mnist_core/review.py
 from mnist_core.corrections import CorrectionsError, format_corrections
 from mnist_core.review_export import csv_cell, export_rows, review_corrections, rows_to_csv, rows_to_json
 from mnist_core.review_store import ReviewStore, ReviewStoreError, configured_db_url
+=======
+from mnist_core.cli import ArgumentParser, fail
+from mnist_core.files import write_bytes_atomic
+from mnist_core.review.corrections import CorrectionsError, format_corrections
+from mnist_core.review.export import export_rows, review_corrections, rows_to_csv, rows_to_json
+from mnist_core.review.store import ReviewStore, ReviewStoreError, configured_db_url
+from mnist_core.review.suspects import filter_queue, find_suspects
+>>>>>>> layout:mnist_core/review/__main__.py
 from mnist_core.runs import RunStoreError
-from mnist_core.suspects import filter_queue, find_suspects
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, no usage dump
-        self.exit(2, f"error: {message}\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = _Parser(prog="python -m mnist_core.review", description="Review where a model and the labels disagree.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = ArgumentParser(prog="python -m mnist_core.review", description="Review where a model and the labels disagree.")
+    sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("suspects", help="print the test images most likely mislabelled")
     s.add_argument("--top", type=int, default=20, help="how many lines (default 20; 0 = all)")
     s.add_argument("--class", dest="klass", help="only images labelled with this class (index or name)")
@@ -89,7 +92,7 @@ def print_suspects(args: argparse.Namespace, probs: np.ndarray, labels: np.ndarr
 
 def write_output(text: str, out: str | None) -> None:
     if out:
-        runs.write_bytes_atomic(Path(out), text.encode())
+        write_bytes_atomic(Path(out), text.encode())
         print(f"wrote {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -108,16 +111,15 @@ def main(argv: list[str] | None = None) -> int:
             history = store.history(info.run_id)
         finally:
             store.close()
-        dataset = info.config.get("data", "")
+        data = info.config.get("data", "")
         if args.command == "export":
-            rows = export_rows(history, labels, probs, names)
+            rows = export_rows(history, probs, labels, names)
             write_output(rows_to_csv(rows) if args.format == "csv" else rows_to_json(rows), args.out)
         else:
-            corrected = review_corrections(history, dataset, info.config.get("label_corrections", ""))
-            write_output(format_corrections(dataset, corrected), args.out)
+            corrected = review_corrections(history, data, info.config.get("label_corrections", ""))
+            write_output(format_corrections(data, corrected), args.out)
     except (RunStoreError, ReviewStoreError, CorrectionsError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return fail(exc, 1)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 Importing is two steps. `analyse_bytes` / `analyse_path` read and check everything in memory and return an
 Analysis (the arrays plus a validation report; nothing is written). `commit` stores it as
+<<<<<<< HEAD:mnist_core/datasets.py
 <datasets dir>/<name>/manifest.json + data.npz, built in a hidden staging folder and renamed into
 place, so a half-imported dataset is never visible. The datasets dir is $MNIST_DATASETS_DIR, else
 `datasets/` beside the runs dir; datasets under the old `<data dir>/datasets/` are still listed and loaded.
@@ -12,26 +13,42 @@ It is then a data source like any other
     python -m mnist_core.datasets list
     python -m mnist_core.datasets remove NAME
     (each takes --datasets-dir DIR, and --data-dir DIR for datasets imported before the datasets dir existed)
+=======
+<data dir>/datasets/<name>/manifest.json + data.npz, built in a hidden staging folder and renamed into
+place, so a half-imported dataset is never visible. It is then a data source like any other
+(`python -m mnist_core.train --data NAME`). Every bad input raises mnist_core.data.DataError.
+The command line is mnist_core/own_data/__main__.py: `python -m mnist_core.own_data --help`.
+>>>>>>> layout:mnist_core/own_data/datasets.py
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
+<<<<<<< HEAD:mnist_core/datasets.py
 import shutil
 import stat
 import sys
 import tempfile
+=======
+import re
+>>>>>>> layout:mnist_core/own_data/datasets.py
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+<<<<<<< HEAD:mnist_core/datasets.py
 from mnist_core.analysis import Analysis, Preview, check_split_args, preview, split_collected
 from mnist_core.archive import (
+=======
+from mnist_core.data import BUILTIN_SOURCES, DataError, imported_dir, list_data_sources
+from mnist_core.files import staging_dir
+from mnist_core.own_data.analysis import Analysis, Preview, check_split_args, preview, split_collected
+from mnist_core.own_data.archive import (
+    DEFAULT_LIMITS,
+>>>>>>> layout:mnist_core/own_data/datasets.py
     MB,
-    DatasetError,
     Limits,
     Member,
     folder_members,
@@ -39,6 +56,7 @@ from mnist_core.archive import (
     read_limited,
     zip_members,
 )
+<<<<<<< HEAD:mnist_core/datasets.py
 from mnist_core.config import DATA_NAME_PATTERN
 from mnist_core.convert import looks_like_image
 from mnist_core.data import (
@@ -53,21 +71,39 @@ from mnist_core.npzsource import collect_npz
 
 __all__ = ["Analysis", "DatasetError", "Limits", "Preview", "analyse_bytes", "analyse_path", "commit",
            "import_roots", "list_imported", "preview", "remove_dataset", "validate_name"]
+=======
+from mnist_core.own_data.imagefolder import collect_images
+from mnist_core.own_data.npzsource import collect_npz
+
+__all__ = ["Analysis", "Limits", "Preview", "analyse_bytes", "analyse_path", "commit",
+           "list_imported", "preview", "remove_dataset", "validate_name"]
+>>>>>>> layout:mnist_core/own_data/datasets.py
 
 NAME_PATTERN = DATA_NAME_PATTERN  # one rule for every data source name (mnist_core.config)
 
 
+<<<<<<< HEAD:mnist_core/datasets.py
 def validate_name(name: str, datasets_dir: Path | str | None = None, data_dir: Path | str | None = None) -> str:
     """`name` if a new dataset may take it (in the datasets dir, or the data dir's old location), else
     DatasetError saying why."""
+=======
+def validate_name(name: str, data_dir: Path | str) -> str:
+    """`name` if a new dataset may take it, else DataError saying why."""
+>>>>>>> layout:mnist_core/own_data/datasets.py
     if not NAME_PATTERN.fullmatch(name):
-        raise DatasetError(f"Dataset name {name!r} is not allowed: use 1 to 40 lowercase letters, digits, '-' "
+        raise DataError(f"Dataset name {name!r} is not allowed: use 1 to 40 lowercase letters, digits, '-' "
                            "or '_', starting with a letter or digit.")
     if name in BUILTIN_SOURCES:
+<<<<<<< HEAD:mnist_core/datasets.py
         raise DatasetError(f"{name!r} is a built-in data source; choose another name.")
     root = Path(datasets_dir) if datasets_dir is not None else default_datasets_dir()
     if (root / name).exists() or find_imported(name, data_dir, root) is not None:
         raise DatasetError(f"A dataset named {name!r} already exists; remove it first or choose another name.")
+=======
+        raise DataError(f"{name!r} is a built-in data source; choose another name.")
+    if (imported_dir(data_dir) / name).exists():
+        raise DataError(f"A dataset named {name!r} already exists; remove it first or choose another name.")
+>>>>>>> layout:mnist_core/own_data/datasets.py
     return name
 
 
@@ -96,9 +132,15 @@ def analyse_bytes(file_name: str, data: bytes, test_fraction: float = 0.2, seed:
     limits = limits or Limits.from_env()
     kind = Path(file_name).suffix.lower().lstrip(".")
     if kind not in ("zip", "npz"):
+<<<<<<< HEAD:mnist_core/datasets.py
         raise DatasetError(f"{printable(file_name)!r}: expected a .zip of class folders or an .npz file.")
     if len(data) > limits.upload_bytes:
         raise DatasetError(f"{printable(file_name)} is {len(data) / MB:,.1f} MB; the upload limit is "
+=======
+        raise DataError(f"{file_name!r}: expected a .zip of class folders or an .npz file.")
+    if len(data) > limits.upload_bytes:
+        raise DataError(f"{file_name} is {len(data) / MB:,.1f} MB; the upload limit is "
+>>>>>>> layout:mnist_core/own_data/datasets.py
                            f"{limits.upload_bytes / MB:.0f} MB. Put the data in a folder on the server and "
                            "import the folder instead.")
     check_split_args(test_fraction, seed)
@@ -123,10 +165,16 @@ def analyse_path(path: Path | str, test_fraction: float = 0.2, seed: int = 0, li
         path = Path(path).expanduser()
         shown = printable(str(path))
     try:
+<<<<<<< HEAD:mnist_core/datasets.py
         mode = os.lstat(path.resolve()).st_mode  # never opened unless a regular file or a folder
         if stat.S_ISREG(mode):
             if os.path.getsize(path) > limits.upload_bytes:
                 raise DatasetError(f"{shown} is {os.path.getsize(path) / MB:,.1f} MB; the file limit is "
+=======
+        if path.is_file():
+            if path.stat().st_size > limits.upload_bytes:
+                raise DataError(f"{path} is {path.stat().st_size / MB:,.1f} MB; the file limit is "
+>>>>>>> layout:mnist_core/own_data/datasets.py
                                    f"{limits.upload_bytes / MB:.0f} MB. Unpack it and import the folder instead.")
             with open(path, "rb") as stream:
                 data = read_limited(stream, limits.upload_bytes, shown)
@@ -134,10 +182,16 @@ def analyse_path(path: Path | str, test_fraction: float = 0.2, seed: int = 0, li
     except FileNotFoundError:
         raise DatasetError(f"{shown} does not exist on this machine.") from None
     except OSError as exc:  # e.g. a folder on the way that this server may not enter
+<<<<<<< HEAD:mnist_core/datasets.py
         raise DatasetError(f"{shown} cannot be read on this machine ({exc.strerror or exc}).") from exc
     if not stat.S_ISDIR(mode):
         raise DatasetError(f"{shown} is neither a regular file nor a folder (a device, pipe or socket); "
                            "nothing was read.")
+=======
+        raise DataError(f"{path} cannot be read on this machine ({exc.strerror or exc}).") from exc
+    if not is_dir:
+        raise DataError(f"{path} does not exist on this machine.")
+>>>>>>> layout:mnist_core/own_data/datasets.py
     check_split_args(test_fraction, seed)
     source = {"kind": "folder", "file": shown if root is not None else str(path.resolve()), "bytes": 0}
     digest = hashlib.sha256()
@@ -155,6 +209,7 @@ def _fingerprinted(members: Iterator[Member], digest, source: dict) -> Iterator[
         yield member
 
 
+<<<<<<< HEAD:mnist_core/datasets.py
 def commit(analysis: Analysis, name: str, datasets_dir: Path | str | None = None,
            data_dir: Path | str | None = None) -> Path:
     """Store the analysed dataset as <datasets dir>/<name>/; it appears whole or not at all."""
@@ -163,14 +218,19 @@ def commit(analysis: Analysis, name: str, datasets_dir: Path | str | None = None
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=root))  # hidden: holds no manifest.json itself
     try:
+=======
+def commit(analysis: Analysis, name: str, data_dir: Path | str) -> Path:
+    """Store the analysed dataset as <data dir>/datasets/<name>/; it appears whole or not at all."""
+    validate_name(name, data_dir)
+    root = imported_dir(data_dir)
+    with staging_dir(root, ".import-") as staging:  # hidden: holds no manifest.json itself
+>>>>>>> layout:mnist_core/own_data/datasets.py
         folder = staging / name
         folder.mkdir()
         np.savez(folder / "data.npz", **analysis.arrays())
         (folder / "manifest.json").write_text(json.dumps(analysis.manifest(name), indent=2))
         validate_name(name, root, data_dir)  # another import may have taken the name meanwhile
         os.rename(folder, root / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return root / name
 
 
@@ -187,6 +247,7 @@ def list_imported(datasets_dir: Path | str | None = None, data_dir: Path | str |
 
 def remove_dataset(name: str, datasets_dir: Path | str | None = None, data_dir: Path | str | None = None) -> None:
     """Delete an imported dataset; it disappears at once (renamed away, then deleted)."""
+<<<<<<< HEAD:mnist_core/datasets.py
     folder = find_imported(name, data_dir, datasets_dir) if NAME_PATTERN.fullmatch(name) else None
     if folder is None:
         raise DatasetError(f"No imported dataset named {name!r}.")
@@ -249,3 +310,10 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+=======
+    folder = imported_dir(data_dir) / name
+    if not NAME_PATTERN.fullmatch(name) or name in BUILTIN_SOURCES or not (folder / "manifest.json").is_file():
+        raise DataError(f"No imported dataset named {name!r} in {imported_dir(data_dir)}.")
+    with staging_dir(folder.parent, ".remove-") as trash:
+        os.rename(folder, trash / name)
+>>>>>>> layout:mnist_core/own_data/datasets.py

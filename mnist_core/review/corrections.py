@@ -30,7 +30,7 @@ from pathlib import Path
 
 from mnist_core.config import is_data_name
 from mnist_core.data import Dataset
-from mnist_core.runs import write_bytes_atomic
+from mnist_core.files import write_bytes_atomic
 
 HEADER = ["dataset", "split", "index", "label"]
 SPLITS = ("train", "test")
@@ -47,7 +47,7 @@ class CorrectionsError(ValueError):
 
 @dataclasses.dataclass
 class Corrections:
-    dataset: str | None  # None for a file with no rows
+    data: str | None  # the data source the file corrects (its `dataset` column); None for a file with no rows
     labels: dict[tuple[str, int], int]  # (split, index) -> corrected label
 
 
@@ -81,20 +81,33 @@ def parse_corrections(data: bytes, where: str = "The corrections file") -> Corre
         raise CorrectionsError(f"{where}, line {reader.line_num}: not valid CSV.") from exc
     header = [h.strip() for h in rows[0]] if rows else []
     if header != HEADER:
+<<<<<<< HEAD:mnist_core/corrections.py
         raise CorrectionsError(f"{where}: line 1 must be the header {','.join(HEADER)!r}; it is not, so this is not "
                                "a corrections file (export one from the Review page).")
     dataset, labels, seen = None, {}, {}
     for line_no, row in enumerate(rows[1:], start=2):
+=======
+        raise CorrectionsError(f"{path}: line 1 must be the header {','.join(HEADER)!r}, got {','.join(header)!r}.")
+    data, labels, seen = None, {}, {}
+    for line_no, row in enumerate(reader, start=2):
+>>>>>>> layout:mnist_core/review/corrections.py
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(HEADER):
             raise CorrectionsError(f"{where}, line {line_no}: expected {len(HEADER)} fields "
                                    f"({','.join(HEADER)}), got {len(row)}.")
         name, split, index, label = (cell.strip() for cell in row)
+<<<<<<< HEAD:mnist_core/corrections.py
         if not is_data_name(name) or dataset not in (None, name):
             raise CorrectionsError(f"{where}, line {line_no}: the dataset is not a data source name, or differs "
                                    "from the lines before; one file corrects one dataset.")
         dataset = name
+=======
+        if data is not None and name != data:
+            raise CorrectionsError(f"{path}, line {line_no}: dataset {name!r} differs from {data!r} on the "
+                                   "lines before; one file corrects one dataset.")
+        data = name
+>>>>>>> layout:mnist_core/review/corrections.py
         if split not in SPLITS:
             raise CorrectionsError(f"{where}, line {line_no}: split must be 'test' or 'train'.")
         key = (split, _parse_int(index, "index", where, line_no))
@@ -102,8 +115,13 @@ def parse_corrections(data: bytes, where: str = "The corrections file") -> Corre
             raise CorrectionsError(f"{where}, line {line_no}: {split} image {key[1]} is already corrected on "
                                    f"line {seen[key]}.")
         seen[key] = line_no
+<<<<<<< HEAD:mnist_core/corrections.py
         labels[key] = _parse_int(label, "label", where, line_no)
     return Corrections(dataset, labels)
+=======
+        labels[key] = _parse_int(label, "label", path, line_no)
+    return Corrections(data, labels)
+>>>>>>> layout:mnist_core/review/corrections.py
 
 
 def _parse_int(text: str, field: str, where: str, line_no: int) -> int:
@@ -129,23 +147,30 @@ def check_corrections(corrections: Corrections, dataset: Dataset, where: str) ->
 def apply_label_corrections(dataset: Dataset, path: Path | str) -> Dataset:
     """A copy of `dataset` whose listed labels are replaced; the images (and the original) are untouched."""
     corrections = read_corrections(path)
+<<<<<<< HEAD:mnist_core/corrections.py
     check_corrections(corrections, dataset, str(path))
+=======
+    if corrections.data is not None and corrections.data != dataset.name:
+        raise CorrectionsError(f"{path} corrects dataset {corrections.data!r}, but the training data is "
+                               f"{dataset.name!r}.")
+>>>>>>> layout:mnist_core/review/corrections.py
     labels = {"train": dataset.train_labels.clone(), "test": dataset.test_labels.clone()}
     for (split, index), label in corrections.labels.items():
         labels[split][index] = label
     return dataclasses.replace(dataset, train_labels=labels["train"], test_labels=labels["test"])
 
 
-def format_corrections(dataset_name: str, labels: dict[tuple[str, int], int]) -> str:
+def format_corrections(data: str, labels: dict[tuple[str, int], int]) -> str:
     """The CSV text of a corrections file, rows sorted by split then index."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
     for (split, index), label in sorted(labels.items()):
-        writer.writerow([dataset_name, split, index, label])
+        writer.writerow([data, split, index, label])
     return out.getvalue()
 
 
+<<<<<<< HEAD:mnist_core/corrections.py
 def write_corrections(path: Path | str, dataset_name: str, labels: dict[tuple[str, int], int]) -> None:
     write_bytes_atomic(Path(path), format_corrections(dataset_name, labels).encode())
 
@@ -188,3 +213,7 @@ def stored_corrections(runs_dir: Path | str, dataset: str) -> list[StoredCorrect
             added = dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M")
             found.append((mtime, StoredCorrections(path, dataset, len(parsed.labels), added)))
     return [s for _, s in sorted(found, key=lambda pair: pair[0], reverse=True)]
+=======
+def write_corrections(path: Path | str, data: str, labels: dict[tuple[str, int], int]) -> None:
+    write_bytes_atomic(Path(path), format_corrections(data, labels).encode())
+>>>>>>> layout:mnist_core/review/corrections.py

@@ -2,7 +2,8 @@
 
 Fed by a run's cached probabilities (`runs.load_probs`, which come from `predict_proba`):
 
-    from mnist_core import runs, suspects
+    from mnist_core import runs
+    from mnist_core.review import suspects
     probs, labels = runs.load_probs(run_dir)
     s = suspects.find_suspects(probs.numpy(), labels.numpy())
     queue = suspects.filter_queue(s, klass=3, mispredicted_only=True)

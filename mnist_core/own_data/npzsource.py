@@ -9,7 +9,7 @@ Every image then goes through the same conversion as image files (mnist_core.con
 The file is read as the zip it is, with the archive limits, and every array with allow_pickle=False:
 a pickled object in an .npz can run code, so it is refused.
 
-    python -c "from mnist_core.npzsource import collect_npz; print(collect_npz(open('d.npz','rb').read()).class_names)"
+    python -c "from mnist_core.own_data.npzsource import collect_npz as c; print(c(open('d.npz','rb').read()).labels)"
 """
 from __future__ import annotations
 
@@ -18,14 +18,21 @@ from collections import Counter
 
 import numpy as np
 
+<<<<<<< HEAD:mnist_core/npzsource.py
 from mnist_core.archive import CHUNK, DEFAULT_LIMITS, MB, DatasetError, Limits, open_zip
 from mnist_core.convert import Collected, fit_batch
+=======
+from mnist_core.data import DataError
+from mnist_core.own_data.archive import DEFAULT_LIMITS, Limits, zip_members
+from mnist_core.own_data.convert import Collected, fit_batch
+>>>>>>> layout:mnist_core/own_data/npzsource.py
 
 SPLIT_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 BLOCK_VALUES = 1 << 20
 
 
 def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
+<<<<<<< HEAD:mnist_core/npzsource.py
     """Every array of an .npz, never unpickling anything, each checked from its .npy header before it is read.
 
     The header gives dtype and shape, so an array too big for the limits (a few KB of deflated zeros can
@@ -38,9 +45,19 @@ def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarr
     for info in (i for i in infos if not i.is_dir()):
         if not info.filename.endswith(".npy"):
             raise DatasetError(f"The .npz file holds {info.filename!r}, which is not a NumPy array; "
+=======
+    """Every array of an .npz, never unpickling anything."""
+    arrays = {}
+    for member in zip_members(data, limits, what="The .npz file"):
+        if member.path.endswith("/"):
+            continue
+        if not member.path.endswith(".npy"):
+            raise DataError(f"The .npz file holds {member.path!r}, which is not a NumPy array; "
+>>>>>>> layout:mnist_core/own_data/npzsource.py
                                "save it with numpy.savez.")
         key = info.filename[:-len(".npy")]
         try:
+<<<<<<< HEAD:mnist_core/npzsource.py
             with archive.open(info) as stream:
                 shape, fortran, dtype = _header(stream, key)
                 count = math.prod(shape)
@@ -57,6 +74,18 @@ def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarr
             raise
         except Exception as exc:  # a damaged .npy header or deflate stream can fail in several ways
             raise DatasetError(f"Array {key!r} in the .npz file is unreadable ({type(exc).__name__}: {exc}).") from exc
+=======
+            arrays[key] = np.lib.format.read_array(io.BytesIO(member.data), allow_pickle=False)
+        except ValueError as exc:
+            if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+                raise DataError(f"Array {key!r} in the .npz file holds pickled Python objects, which are never "
+                                   "loaded (unpickling can run code). Save plain arrays, e.g. "
+                                   "numpy.savez(path, images=images.astype('uint8'), labels=labels.astype('int64'))."
+                                   ) from exc
+            raise DataError(f"Array {key!r} in the .npz file is unreadable ({exc}).") from exc
+        except Exception as exc:  # a damaged .npy header or body can fail in several ways
+            raise DataError(f"Array {key!r} in the .npz file is unreadable ({type(exc).__name__}: {exc}).") from exc
+>>>>>>> layout:mnist_core/own_data/npzsource.py
     return arrays
 
 
@@ -104,7 +133,7 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
     given = [k for k in SPLIT_KEYS if k in arrays]
     if given and len(given) < len(SPLIT_KEYS):
         missing = [k for k in SPLIT_KEYS if k not in arrays]
-        raise DatasetError(f"The .npz file has {', '.join(given)} but lacks {', '.join(missing)}: "
+        raise DataError(f"The .npz file has {', '.join(given)} but lacks {', '.join(missing)}: "
                            "give all four, or just `images` and `labels` to have a test split made.")
     if given:
         parts = [(arrays["train_images"], arrays["train_labels"], "train_"),
@@ -112,7 +141,7 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
     elif "images" in arrays and "labels" in arrays:
         parts = [(arrays["images"], arrays["labels"], "")]
     else:
-        raise DatasetError("The .npz file needs arrays `images` and `labels` (or train_images, train_labels, "
+        raise DataError("The .npz file needs arrays `images` and `labels` (or train_images, train_labels, "
                            f"test_images, test_labels); it has: {', '.join(sorted(arrays)) or 'nothing'}.")
     images, labels = [], []
     for raw_images, raw_labels, prefix in parts:
@@ -123,7 +152,7 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
     count = len(names) if names is not None else int(all_labels.max()) + 1
     low, high = int(all_labels.min()), int(all_labels.max())
     if low < 0 or high >= count:
-        raise DatasetError(f"Labels must be class numbers 0..{count - 1}"
+        raise DataError(f"Labels must be class numbers 0..{count - 1}"
                            f"{' (one per class name)' if names is not None else ''}; found {low}..{high}.")
     names = names if names is not None else [str(k) for k in range(count)]
     fitted = [fit_batch(part) for part in images]
@@ -141,13 +170,14 @@ def _pixels(key: str, raw: np.ndarray) -> np.ndarray:
     if raw.ndim == 4 and raw.shape[1] == 1:
         raw = raw[:, 0]
     if raw.ndim != 3 or 0 in raw.shape:
-        raise DatasetError(f"`{key}` has shape {raw.shape}; expected grayscale images shaped (N, H, W) or "
+        raise DataError(f"`{key}` has shape {raw.shape}; expected grayscale images shaped (N, H, W) or "
                            "(N, 1, H, W) with N, H, W at least 1.")
     if raw.dtype == np.uint8:
         return raw
     if raw.dtype == np.bool_:
         return raw.astype(np.uint8) * 255
     if np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating):
+<<<<<<< HEAD:mnist_core/npzsource.py
         is_float = np.issubdtype(raw.dtype, np.floating)
         if is_float and not all(np.isfinite(block).all() for block in _blocks(raw)):
             raise DatasetError(f"`{key}` contains NaN or infinite pixel values.")
@@ -161,6 +191,18 @@ def _pixels(key: str, raw: np.ndarray) -> np.ndarray:
             target[...] = np.round(block * scale)
         return out
     raise DatasetError(f"`{key}` has dtype {raw.dtype}; pixels must be uint8, integers, bool or floats.")
+=======
+        if np.issubdtype(raw.dtype, np.floating) and not np.isfinite(raw).all():
+            raise DataError(f"`{key}` contains NaN or infinite pixel values.")
+        low, high = raw.min(), raw.max()
+        if np.issubdtype(raw.dtype, np.floating) and low >= 0 and high <= 1:
+            return np.round(raw * 255.0).astype(np.uint8)
+        if low >= 0 and high <= 255:
+            return np.round(raw).astype(np.uint8)
+        raise DataError(f"`{key}` has pixel values from {low} to {high}; they must lie in 0..255 "
+                           "(or 0..1 for floats).")
+    raise DataError(f"`{key}` has dtype {raw.dtype}; pixels must be uint8, integers, bool or floats.")
+>>>>>>> layout:mnist_core/own_data/npzsource.py
 
 
 def _blocks(array: np.ndarray) -> list[np.ndarray]:
@@ -171,18 +213,18 @@ def _blocks(array: np.ndarray) -> list[np.ndarray]:
 
 def _labels(key: str, raw: np.ndarray, count: int) -> np.ndarray:
     if raw.ndim != 1 or len(raw) != count:
-        raise DatasetError(f"`{key}` has shape {raw.shape} but there are {count:,} images: "
+        raise DataError(f"`{key}` has shape {raw.shape} but there are {count:,} images: "
                            "give exactly one label per image.")
     if not np.issubdtype(raw.dtype, np.integer):
-        raise DatasetError(f"`{key}` has dtype {raw.dtype}; labels must be integers (class numbers 0, 1, ...).")
+        raise DataError(f"`{key}` has dtype {raw.dtype}; labels must be integers (class numbers 0, 1, ...).")
     return raw.astype(np.int64)
 
 
 def _class_names(raw: np.ndarray) -> list[str]:
     if raw.ndim != 1 or raw.dtype.kind not in "US":
-        raise DatasetError(f"`class_names` must be a 1-D array of strings; got dtype {raw.dtype}, shape {raw.shape}.")
+        raise DataError(f"`class_names` must be a 1-D array of strings; got dtype {raw.dtype}, shape {raw.shape}.")
     names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in raw.tolist()]
     names = [n.strip() for n in names]
     if any(not n for n in names) or len(set(names)) != len(names):
-        raise DatasetError("`class_names` must be distinct, non-empty strings.")
+        raise DataError("`class_names` must be distinct, non-empty strings.")
     return names

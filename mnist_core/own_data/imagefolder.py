@@ -6,8 +6,8 @@ Files that cannot be used are skipped, each with its reason: hidden or system fi
 `__MACOSX/`), files outside any class folder, duplicates (same bytes as an earlier file, by SHA-256),
 files that are not PNG/JPEG/BMP/TIFF images, corrupt images, oversized images.
 
-    python -c "from mnist_core.archive import folder_members; from mnist_core.imagefolder import collect_images; \\
-print(collect_images(folder_members('my_images')).class_names)"
+    python -c "from mnist_core.own_data.archive import folder_members; \\
+from mnist_core.own_data.imagefolder import collect_images as c; print(c(folder_members('my_images')).class_names)"
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from mnist_core.archive import DEFAULT_LIMITS, DatasetError, Limits, Member
-from mnist_core.convert import Collected, ImageSkipped, decode_image
+from mnist_core.data import DataError
+from mnist_core.own_data.archive import DEFAULT_LIMITS, Limits, Member
+from mnist_core.own_data.convert import Collected, ImageSkipped, decode_image
 
 SPLITS = ("train", "test")
 SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
@@ -96,7 +97,7 @@ def _label(decoded, files, folders, skipped, copies) -> Collected:
     present = [s for s in SPLITS if s in tops]
     if len(present) == 1:
         missing = next(s for s in SPLITS if s not in present)
-        raise DatasetError(f"Found a {present[0]}/ folder but no {missing}/ folder. Put class folders in both "
+        raise DataError(f"Found a {present[0]}/ folder but no {missing}/ folder. Put class folders in both "
                            "train/ and test/, or put the class folders at the top to have a test split made.")
     split_mode = bool(present)
     inside = [p for p in folders if len(p) > depth and p[:depth] == files[0][:depth]]  # folders below the wrapper

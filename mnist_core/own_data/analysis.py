@@ -1,8 +1,8 @@
 """What an import would store, before anything is written: the Analysis (all images, the train/test split,
 the source's fingerprint) with its validation report and manifest, the 5x5 preview, and the seeded,
-stratified split that makes one. Built by mnist_core.datasets from a source's collected images.
+stratified split that makes one. Built by mnist_core.own_data.datasets from a source's collected images.
 
-    python -c "from mnist_core.datasets import analyse_path; print(*analyse_path('my_images').report(), sep='\\n')"
+    python -c "from mnist_core.own_data.datasets import analyse_path as a; print(*a('my_images').report(), sep='\\n')"
 """
 from __future__ import annotations
 
@@ -13,8 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+<<<<<<< HEAD:mnist_core/analysis.py
 from mnist_core.archive import MB, UNPRINTABLE, DatasetError, printable
 from mnist_core.convert import Collected
+=======
+from mnist_core.data import DataError
+from mnist_core.own_data.archive import MB
+from mnist_core.own_data.convert import Collected
+>>>>>>> layout:mnist_core/own_data/analysis.py
 
 MAX_CLASSES = 100  # make_net's range
 MANIFEST_FORMAT = 1
@@ -124,9 +130,9 @@ def normalise_class_names(names: list[str]) -> list[str]:
 
 def check_split_args(test_fraction: float, seed: int) -> None:
     if not 0 < test_fraction < 1:
-        raise DatasetError(f"The test fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
+        raise DataError(f"The test fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
     if not isinstance(seed, int) or seed < 0:
-        raise DatasetError(f"The seed must be an integer >= 0, got {seed!r}.")
+        raise DataError(f"The seed must be an integer >= 0, got {seed!r}.")
 
 
 def split_collected(data: Collected, source: dict, test_fraction: float, seed: int) -> Analysis:
@@ -134,6 +140,7 @@ def split_collected(data: Collected, source: dict, test_fraction: float, seed: i
     if len(data.labels) == 0:
         reasons = Counter(reason.split(" (")[0] for _, reason in data.skipped).most_common(3)
         why = "; ".join(f"{n} {r}" for r, n in reasons) or "no files"
+<<<<<<< HEAD:mnist_core/analysis.py
         raise DatasetError(printable(f"No usable images found in {source['file']} (skipped: {why}). Expected one "
                                      "folder per class, e.g. cat/001.png, holding PNG, JPEG, BMP or TIFF images."))
     data.class_names = normalise_class_names(data.class_names)
@@ -144,8 +151,15 @@ def split_collected(data: Collected, source: dict, test_fraction: float, seed: i
                    if data.cross_class_duplicates else "")
         raise DatasetError(printable(f"Only one class ({present[0]}) has images; a classifier needs at least two "
                                      f"classes.{dropped}"))
+=======
+        raise DataError(f"No usable images found in {source['file']} (skipped: {why}). Expected one folder per "
+                           "class, e.g. cat/001.png, holding PNG, JPEG, BMP or TIFF images.")
+    present = [data.class_names[k] for k in np.unique(data.labels)]
+    if len(present) < 2:
+        raise DataError(f"Only one class ({present[0]}) has images; a classifier needs at least two classes.")
+>>>>>>> layout:mnist_core/own_data/analysis.py
     if len(data.class_names) > MAX_CLASSES:
-        raise DatasetError(f"{len(data.class_names)} classes found; at most {MAX_CLASSES} are supported.")
+        raise DataError(f"{len(data.class_names)} classes found; at most {MAX_CLASSES} are supported.")
     rng = np.random.default_rng(seed)
     if data.is_test is not None:
         is_test, split = data.is_test, {"kind": "arrays" if source["kind"] == "npz" else "folders"}
@@ -157,6 +171,6 @@ def split_collected(data: Collected, source: dict, test_fraction: float, seed: i
             is_test[members[:n_test]] = True
     train, test = rng.permutation(np.flatnonzero(~is_test)), rng.permutation(np.flatnonzero(is_test))
     if len(train) == 0 or len(test) == 0:
-        raise DatasetError(f"The {'test' if len(test) == 0 else 'train'} split is empty; add images or change "
+        raise DataError(f"The {'test' if len(test) == 0 else 'train'} split is empty; add images or change "
                            "the test fraction.")
     return Analysis(source, data, train, test, split | {"seed": seed})

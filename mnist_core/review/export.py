@@ -21,8 +21,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from mnist_core.corrections import CorrectionsError, read_corrections
-from mnist_core.review_store import Verdict, latest_by_image
+from mnist_core.review.corrections import CorrectionsError, read_corrections
+from mnist_core.review.store import Verdict, latest_by_image
 
 EXPORT_FIELDS = ["run_id", "dataset", "index", "given_label", "given_name", "predicted_label", "predicted_name",
                  "p_given", "verdict", "corrected_label", "corrected_name", "reviewers", "notes", "verdicts",
@@ -33,11 +33,11 @@ _INTS, _FLOATS, _LISTS = {"index", "given_label", "predicted_label", "verdicts"}
 _OPTIONAL_INTS, _OPTIONAL_STRS = {"corrected_label"}, {"corrected_name"}
 
 
-def export_rows(history: list[Verdict], labels: np.ndarray, probs: np.ndarray, class_names: list[str]) -> list[dict]:
-    """One row per judged image, by image index; labels (N,) and probs (N, C) are the run's test set."""
+def export_rows(history: list[Verdict], probs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> list[dict]:
+    """One row per judged image, by image index; probs (N, C) and labels (N,) are the run's test set."""
     by_image: dict[int, list[Verdict]] = defaultdict(list)
     for v in sorted(history, key=lambda v: (v.created_at, v.id)):
-        by_image[v.sample_index].append(v)
+        by_image[v.index].append(v)
     rows = []
     for index, v in sorted(latest_by_image(history).items()):
         if index >= len(labels):
@@ -45,7 +45,7 @@ def export_rows(history: list[Verdict], labels: np.ndarray, probs: np.ndarray, c
         given, predicted = int(labels[index]), int(np.argmax(probs[index]))
         seq = by_image[index]
         rows.append({
-            "run_id": v.run_id, "dataset": v.dataset, "index": index,
+            "run_id": v.run_id, "dataset": v.data, "index": index,
             "given_label": given, "given_name": class_names[given],
             "predicted_label": predicted, "predicted_name": class_names[predicted],
             "p_given": float(probs[index, given]), "verdict": v.verdict, "corrected_label": v.corrected_label,
@@ -107,7 +107,7 @@ def read_rows_json(text: str) -> list[dict]:
     return json.loads(text)
 
 
-def review_corrections(history: list[Verdict], dataset: str, previous: str = "") -> dict[tuple[str, int], int]:
+def review_corrections(history: list[Verdict], data: str, previous: str = "") -> dict[tuple[str, int], int]:
     """(split, index) -> label for a corrections file: the run's own corrections file (`previous`, if it was
     trained with one), overridden by every test image whose latest verdict is 'label is wrong'.
 
@@ -121,8 +121,8 @@ def review_corrections(history: list[Verdict], dataset: str, previous: str = "")
         except CorrectionsError as exc:
             raise CorrectionsError(f"This run was trained with the corrected labels in {previous}, which the new "
                                    f"file must keep, but: {exc}") from exc
-        if earlier.dataset not in (None, dataset):
-            raise CorrectionsError(f"{previous} corrects dataset {earlier.dataset!r}, but the run used {dataset!r}.")
+        if earlier.data not in (None, data):
+            raise CorrectionsError(f"{previous} corrects dataset {earlier.data!r}, but the run used {data!r}.")
         labels.update(earlier.labels)
     for index, v in latest_by_image(history).items():
         if v.verdict == "label_wrong":

@@ -10,7 +10,7 @@ SORTS = ("index", "confidence ascending", "confidence descending")
 OUTCOMES = ("all", "correct", "wrong")
 
 
-def filter_images(labels: np.ndarray, probs: np.ndarray, true_class: int | None = None,
+def filter_images(probs: np.ndarray, labels: np.ndarray, true_class: int | None = None,
                   pred_class: int | None = None, outcome: str = "all", sort: str = "index") -> np.ndarray:
     """Indices of the test images that match, in the asked order (confidence = p(predicted class))."""
     if outcome not in OUTCOMES:
@@ -44,7 +44,7 @@ def page_count(n: int, per_page: int = 25) -> int:
     return max(1, -(-n // per_page))
 
 
-def below_threshold(labels: np.ndarray, probs: np.ndarray, k: int, threshold: float) -> np.ndarray:
+def below_threshold(probs: np.ndarray, labels: np.ndarray, k: int, threshold: float) -> np.ndarray:
     """Images of true class k with p(k | image) < threshold, lowest probability first (the notebook's cut)."""
     idx = np.flatnonzero(labels == k)
     p = probs[idx, k]
@@ -52,7 +52,7 @@ def below_threshold(labels: np.ndarray, probs: np.ndarray, k: int, threshold: fl
     return idx[np.argsort(p, kind="stable")]
 
 
-def threshold_table(labels: np.ndarray, probs: np.ndarray, threshold: float) -> list[dict]:
+def threshold_table(probs: np.ndarray, labels: np.ndarray, threshold: float) -> list[dict]:
     """Per class: images, how many fall under the threshold, and how many of those are misclassified."""
     predicted = probs.argmax(axis=1)
     rows = []

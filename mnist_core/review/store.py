@@ -56,6 +56,10 @@ verdicts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_review_verdicts_run_sample", "run_id", "sample_index"),
 )
+# Verdict field -> its column, where they differ: the columns keep their first names, so databases made
+# before the vocabulary settled (the data source `data`, the image's position `index`) keep working.
+COLUMN_OF = {"data": "dataset", "index": "sample_index"}
+FIELD_OF = {column: field for field, column in COLUMN_OF.items()}
 
 
 class ReviewStoreError(RuntimeError):
@@ -70,8 +74,8 @@ class VerdictError(ValueError):
 class Verdict:
     id: int
     run_id: str
-    dataset: str
-    sample_index: int
+    data: str  # the data source the run was trained and evaluated on
+    index: int  # the image's position in the test split
     reviewer: str
     verdict: str
     corrected_label: int | None
@@ -96,15 +100,24 @@ def shown_url(url: str) -> str:
         return "<not a database URL>"
 
 
-def check_verdict(sample_index, reviewer, verdict, corrected_label=None, note: str = "",
+def check_verdict(index, reviewer, verdict, corrected_label=None, note: str = "",
                   num_samples: int | None = None, num_classes: int | None = None) -> dict:
     """The cleaned fields of one verdict, or VerdictError naming the first bad one."""
+<<<<<<< HEAD:mnist_core/review_store.py
     if not _is_index(sample_index):
         raise VerdictError(f"image index must be an integer >= 0, got {sample_index!r}")
     if num_samples is not None and sample_index >= num_samples:
         raise VerdictError(f"image index {sample_index} is out of range: the test set has {num_samples} images")
     sample_index = int(sample_index)
     reviewer = clean_reviewer(reviewer)
+=======
+    if not _is_index(index):
+        raise VerdictError(f"image index must be an integer >= 0, got {index!r}")
+    if num_samples is not None and index >= num_samples:
+        raise VerdictError(f"image index {index} is out of range: the test set has {num_samples} images")
+    index = int(index)
+    reviewer = reviewer.strip() if isinstance(reviewer, str) else ""
+>>>>>>> layout:mnist_core/review/store.py
     if not reviewer:
         raise VerdictError("a reviewer name is required: enter your name in the sidebar")
     if verdict not in VERDICTS:
@@ -120,7 +133,7 @@ def check_verdict(sample_index, reviewer, verdict, corrected_label=None, note: s
     note = (note or "").strip()
     if len(note) > MAX_NOTE or not note.isprintable():
         raise VerdictError(f"note must be one line of at most {MAX_NOTE} printable characters")
-    return dict(sample_index=sample_index, reviewer=reviewer, verdict=verdict, corrected_label=corrected_label,
+    return dict(index=index, reviewer=reviewer, verdict=verdict, corrected_label=corrected_label,
                 note=note)
 
 
@@ -142,7 +155,7 @@ def latest_by_image(history: list[Verdict]) -> dict[int, Verdict]:
     """Image index -> the verdict that counts: the latest by time, ties broken by the higher id."""
     latest: dict[int, Verdict] = {}
     for v in sorted(history, key=lambda v: (v.created_at, v.id)):
-        latest[v.sample_index] = v
+        latest[v.index] = v
     return latest
 
 
@@ -157,31 +170,33 @@ class ReviewStore:
         except (SQLAlchemyError, ImportError, OSError) as exc:
             raise ReviewStoreError(f"Cannot open the review database {shown_url(url)}: {_reason(exc)}") from exc
 
-    def add(self, run_id: str, dataset: str, sample_index: int, reviewer: str, verdict: str,
+    def add(self, run_id: str, data: str, index: int, reviewer: str, verdict: str,
             corrected_label: int | None = None, note: str = "", num_samples: int | None = None,
             num_classes: int | None = None) -> Verdict:
         """Record one verdict (never replacing earlier ones) and return it with its id and time."""
-        fields = check_verdict(sample_index, reviewer, verdict, corrected_label, note, num_samples, num_classes)
-        row = dict(fields, run_id=run_id, dataset=dataset, created_at=dt.datetime.now(dt.timezone.utc))
+        fields = check_verdict(index, reviewer, verdict, corrected_label, note, num_samples, num_classes)
+        row = dict(fields, run_id=run_id, data=data, created_at=dt.datetime.now(dt.timezone.utc))
+        columns = {COLUMN_OF.get(name, name): value for name, value in row.items()}
         try:
             with self.engine.begin() as conn:
-                new_id = conn.execute(insert(verdicts).values(**row)).inserted_primary_key[0]
+                new_id = conn.execute(insert(verdicts).values(**columns)).inserted_primary_key[0]
         except SQLAlchemyError as exc:
             raise ReviewStoreError(f"Could not save the verdict in {shown_url(self.url)}: {_reason(exc)}") from exc
         return Verdict(id=int(new_id), **row)
 
-    def history(self, run_id: str, sample_index: int | None = None) -> list[Verdict]:
+    def history(self, run_id: str, index: int | None = None) -> list[Verdict]:
         """All verdicts on a run (or one of its images), oldest first."""
         query = select(verdicts).where(verdicts.c.run_id == run_id)
-        if sample_index is not None:
-            query = query.where(verdicts.c.sample_index == sample_index)
+        if index is not None:
+            query = query.where(verdicts.c.sample_index == index)
         query = query.order_by(verdicts.c.created_at, verdicts.c.id)
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(query).mappings().all()
         except SQLAlchemyError as exc:
             raise ReviewStoreError(f"Could not read verdicts from {shown_url(self.url)}: {_reason(exc)}") from exc
-        return [Verdict(**{**row, "created_at": _as_utc(row["created_at"])}) for row in rows]
+        return [Verdict(**{FIELD_OF.get(column, column): value for column, value in row.items()}
+                        | {"created_at": _as_utc(row["created_at"])}) for row in rows]
 
     def latest(self, run_id: str) -> dict[int, Verdict]:
         return latest_by_image(self.history(run_id))

@@ -115,13 +115,13 @@ class BestNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-MODELS: dict[str, type[nn.Module]] = {"notebook": NotebookNet, "fast": FastNet, "best": BestNet}
+ARCHITECTURES: dict[str, type[nn.Module]] = {"notebook": NotebookNet, "fast": FastNet, "best": BestNet}
 
 
 def make_net(name: str, num_classes: int = 10) -> nn.Module:
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; allowed: {', '.join(MODELS)}")
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}; allowed: {', '.join(ARCHITECTURES)}")
     if not 2 <= num_classes <= 100:
         raise ValueError(f"num_classes must be between 2 and 100, got {num_classes}")
-    net = MODELS[name](num_classes=num_classes)
+    net = ARCHITECTURES[name](num_classes=num_classes)
     return net.to(memory_format=torch.channels_last) if net.channels_last else net

@@ -9,7 +9,7 @@ Rules (the same for image files and for .npz arrays):
   (its border, after scaling) is above 127.5, the image is taken as dark-on-light and inverted (255 - x).
   This is decided per image, so a folder mixing scans and screen drawings still comes out consistent.
 
-    python -c "from mnist_core.convert import decode_image; print(decode_image(open('a.png','rb').read()))"
+    python -c "from mnist_core.own_data.convert import decode_image; print(decode_image(open('a.png','rb').read()))"
 """
 from __future__ import annotations
 

@@ -1,0 +1,41 @@
+"""Test helper (not a test file): a finished run folder in milliseconds, without training.
+
+The folder is what run_training leaves: config.json, status.json (finished), metrics.jsonl (one epoch and
+the final event), probs.pt, and model.pt holding an untrained net of the architecture asked for. Use it
+wherever a test needs "a run" to click through a page; train for real only to test training itself.
+
+    from fake_run import make_fake_run
+    run_dir = make_fake_run(runs_dir, labels=mnist_sample.test_labels.numpy())   # random, seeded probs
+"""
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mnist_core import runs
+from mnist_core.config import TrainConfig
+from mnist_core.data import DIGITS
+from mnist_core.launch import checkpoint_meta
+from mnist_core.nets import make_net
+
+
+def make_fake_run(runs_dir: Path, probs: np.ndarray | None = None, labels: np.ndarray | None = None,
+                  class_names: list[str] = DIGITS, data: str = "mnist-sample", run_id: str | None = None,
+                  label_corrections: str = "", seed: int = 0, architecture: str = "notebook") -> Path:
+    """A finished run on `labels` (the test labels of `data`) with `probs`, else seeded random probabilities."""
+    if probs is None:
+        logits = np.random.default_rng(seed).normal(scale=3.0, size=(len(labels), len(class_names)))
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    config = TrainConfig(data=data, epochs=1, seed=seed, architecture=architecture,
+                         label_corrections=label_corrections)
+    run_dir = runs.create_run(runs_dir, config, run_id=run_id)
+    accuracy = float((probs.argmax(axis=1) == labels).mean())
+    final = {"test_accuracy": accuracy, "test_loss": float(-np.log(probs[np.arange(len(labels)), labels]).mean())}
+    runs.save_checkpoint(run_dir / "model.pt", make_net(architecture, len(class_names)),
+                         checkpoint_meta(config, class_names, final))
+    runs.save_probs(run_dir, torch.tensor(probs, dtype=torch.float32), torch.tensor(labels))
+    runs.append_event(run_dir, {"type": "epoch", "epoch": 0, "epochs": 1, "train_loss": final["test_loss"],
+                                "test_loss": final["test_loss"], "test_accuracy": accuracy, "elapsed": 0.0})
+    runs.append_event(run_dir, {"type": "finished", **final, "duration": 0.0})
+    runs.set_status(run_dir, "finished", test_accuracy=accuracy, duration=0.0)
+    return run_dir

@@ -8,12 +8,8 @@ import streamlit as st
 import torch
 
 from ui.reviewer import reviewer_sidebar
-<<<<<<< HEAD
 from ui.state import RUN_KEY, finished_runs, missing_run_notice, run_label, selected_run
-=======
-from ui.state import RUN_KEY, finished_runs, run_label, selected_run
 from ui.url import RUN_PARAM, publish
->>>>>>> layout
 
 # The server only predicts small batches (a drawing, an uploaded model's test set); training runs in worker
 # processes. One thread avoids waking a second one per tiny call (measured 25-150 ms vs 2-4 ms when busy).
@@ -42,25 +38,17 @@ with st.sidebar:
     if finished:
         ids = [r.run_id for r in finished]
         labels = {r.run_id: run_label(r) for r in finished}
-<<<<<<< HEAD
         current = selected_run()  # None when every finished run did not learn: none is the default then
         if st.session_state.get("sidebar_run") not in ids:  # e.g. that run was deleted: start from `current`
             st.session_state.pop("sidebar_run", None)
-        choice = st.selectbox("Model (run)", ids, index=ids.index(current.run_id) if current else None,
+        choice = st.selectbox("Run", ids, index=ids.index(current.run_id) if current else None,
                               format_func=labels.get, key="sidebar_run", placeholder="Choose a run",
                               help="The trained run the other pages show; newest first.")
         if choice is not None:
             st.session_state[RUN_KEY] = choice
-            st.query_params["run"] = choice  # keeps the view shareable as a link
+            publish(**{RUN_PARAM: choice})  # keeps the view shareable as a link
             if warning := next(r.warning for r in finished if r.run_id == choice):
                 st.warning(warning, icon=":material/warning:")
-=======
-        current = selected_run()
-        choice = st.selectbox("Run", ids, index=ids.index(current.run_id), format_func=labels.get,
-                              key="sidebar_run", help="The trained run the other pages show; newest first.")
-        st.session_state[RUN_KEY] = choice
-        publish(**{RUN_PARAM: choice})  # keeps the view shareable as a link
->>>>>>> layout
     else:
         st.caption("No trained model yet: start one on the Train page.")
     reviewer_sidebar()

@@ -29,13 +29,8 @@ if analysis is not None:
     show_analysis(analysis)
     problem = None
     try:
-<<<<<<< HEAD
         validate_name(name, data_dir=state.data_dir())
-    except DatasetError as exc:
-=======
-        validate_name(name, state.data_dir())
     except DataError as exc:
->>>>>>> layout
         problem = str(exc)
     if name and problem:
         st.warning(problem)

@@ -23,7 +23,7 @@ from ui.url import publish
 view = require_run_view()
 names, n = view.class_names, len(view.labels)
 st.header("Network")
-st.caption(f"Run {view.info.run_id} · model {view.info.config.get('model')} · {len(names)} classes")
+st.caption(f"Run {view.info.run_id} · architecture {view.info.config.get('architecture')} · {len(names)} classes")
 
 mtime = (view.info.path / "model.pt").stat().st_mtime
 layers = cached_layers(str(view.info.path), mtime)

@@ -6,15 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.predict import evaluate
-<<<<<<< HEAD
+from mnist_core.review.browse import OUTCOMES, SORTS, filter_images, page_count, page_of
 from ui.charts import accuracy_bars, confusion_cell, confusion_figure, probability_bars
 from ui.grid import GREEN, RED, clickable_grid, clicked_image, enlarge, grid_png, image_dialog
 from ui.network_view import open_in_network
-=======
-from mnist_core.review.browse import OUTCOMES, SORTS, filter_images, page_count, page_of
-from ui.charts import accuracy_bars, confusion_figure, probability_bars
-from ui.grid import GREEN, RED, enlarge, grid_png
->>>>>>> layout
 from ui.state import require_run_view
 from ui.url import publish, restore
 
@@ -55,19 +50,11 @@ restore("pred_page", "page", int)
 
 st.header("Predictions")
 c1, c2, c3, c4 = st.columns(4)
-<<<<<<< HEAD
 true_name = c1.selectbox("True class", choices, key="pred_true", on_change=_first_page)
 pred_name = c2.selectbox("Predicted class", choices, key="pred_pred", on_change=_first_page)
 outcome = c3.radio("Show", OUTCOMES, key="pred_outcome", horizontal=True, on_change=_first_page)
 sort = c4.selectbox("Order", SORTS, key="pred_sort", on_change=_first_page)
-selected = filter_images(view.labels, view.probs, None if true_name == ANY else names.index(true_name),
-=======
-true_name = c1.selectbox("True class", choices, key="pred_true")
-pred_name = c2.selectbox("Predicted class", choices, key="pred_pred")
-outcome = c3.radio("Show", OUTCOMES, key="pred_outcome", horizontal=True)
-sort = c4.selectbox("Order", SORTS, key="pred_sort")
 selected = filter_images(view.probs, view.labels, None if true_name == ANY else names.index(true_name),
->>>>>>> layout
                          None if pred_name == ANY else names.index(pred_name), outcome, sort)
 pages = page_count(len(selected))
 if st.session_state.get("pred_page", 1) > pages:

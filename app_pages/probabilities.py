@@ -7,12 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-<<<<<<< HEAD
-from mnist_core.browse import below_threshold, page_count, page_of, threshold_table
-from ui.calibration_view import calibration_section, history_section, shown_probs
-=======
 from mnist_core.review.browse import below_threshold, page_count, page_of, threshold_table
->>>>>>> layout
+from ui.calibration_view import calibration_section, history_section, shown_probs
 from ui.charts import histogram_grid, move_threshold, probability_histogram
 from ui.grid import GREEN, RED, clickable_grid, clicked_image, grid_png, image_dialog
 from ui.state import require_run_view
@@ -48,11 +44,7 @@ if st.session_state.get("prob_figure_key") != figure_key:
         probs[view.labels == k, k], threshold,
         f"Probability that a true {name} belongs to class {name}, p(C{name} | data)")
 st.plotly_chart(move_threshold(st.session_state["prob_figure"], threshold), key="prob_histogram")
-<<<<<<< HEAD
-under = below_threshold(view.labels, probs, k, threshold)
-=======
-under = below_threshold(view.probs, view.labels, k, threshold)
->>>>>>> layout
+under = below_threshold(probs, view.labels, k, threshold)
 wrong = int((view.predicted[under] != k).sum())
 shown_name = md_escape(name)  # class names of an imported dataset are user data: no Markdown
 st.metric(f"True {shown_name}s under the threshold", f"{len(under)}", f"{wrong} of them misclassified",
@@ -78,18 +70,10 @@ else:
     st.info(f"No true {shown_name} has p({shown_name} | image) below {threshold:.2f}.")
 
 st.subheader("All classes")
-<<<<<<< HEAD
-table = pd.DataFrame(threshold_table(view.labels, probs, threshold))
+table = pd.DataFrame(threshold_table(probs, view.labels, threshold))
 table["class"] = names
 st.dataframe(table, hide_index=True, key="prob_table")
 if st.toggle("Show the histograms of every class (log scale)", key="prob_show_all"):
-    st.plotly_chart(histogram_grid(view.labels, probs, names, threshold), key="prob_overview")
+    st.plotly_chart(histogram_grid(probs, view.labels, names, threshold), key="prob_overview")
 calibration_section(view)
 history_section(view, k, name)
-=======
-table = pd.DataFrame(threshold_table(view.probs, view.labels, threshold))
-table["class"] = names
-st.dataframe(table, hide_index=True, key="prob_table")
-if st.toggle("Show the histograms of every class (log scale)", key="prob_show_all"):
-    st.plotly_chart(histogram_grid(view.probs, view.labels, names, threshold), key="prob_overview")
->>>>>>> layout

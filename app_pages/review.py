@@ -16,31 +16,12 @@ from mnist_core.review.queue import image_to_show, neighbours, next_unreviewed, 
 from mnist_core.review.store import MAX_NOTE, VERDICTS, ReviewStoreError, VerdictError, latest_by_image, shown_url
 from mnist_core.review.suspects import filter_queue, find_suspects
 from ui.grid import enlarge
-<<<<<<< HEAD
 from ui.network_view import open_in_network
-from ui.review import (
-    IMAGE_KEY,
-    IMAGE_PARAM,
-    describe,
-    issues_table,
-    next_unreviewed,
-    open_store,
-    probability_chart,
-    queue_table,
-    review_db_url,
-    seed_filters_from_url,
-    url_image,
-    write_view_to_url,
-)
-from ui.reviewer import current_reviewer
-from ui.state import finished_runs, require_run_view
-from ui.text import md_escape
-=======
 from ui.review import describe, issues_table, probability_chart, queue_table
 from ui.reviewer import current_reviewer
-from ui.state import open_store, require_run_view, review_db_url
+from ui.state import finished_runs, open_store, require_run_view, review_db_url
+from ui.text import md_escape
 from ui.url import IMAGE_KEY, IMAGE_PARAM, param, publish_review_view, review_image, seed_review_filters
->>>>>>> layout
 
 SHORTCUTS = {"label_wrong": "W", "ambiguous": "A", "model_wrong": "M", "fine": "F"}
 
@@ -58,20 +39,12 @@ except ReviewStoreError as exc:
     st.stop()
 latest = latest_by_image(history)
 s = find_suspects(view.probs, view.labels)
-<<<<<<< HEAD
 # Names, notes, class and dataset names are typed by visitors: every one goes through md_escape or st.text.
-st.caption(f"Run {md_escape(run_id)} · {md_escape(dataset)} · verdicts stored in {md_escape(shown_url(db_url))} · "
+st.caption(f"Run {md_escape(run_id)} · {md_escape(data)} · verdicts stored in {md_escape(shown_url(db_url))} · "
            f"reviewing as {md_escape(reviewer) if reviewer else '— enter your name in the sidebar'}")
 
-for problem in seed_filters_from_url(len(names)):
-    st.warning(md_escape(problem))
-=======
-st.caption(f"Run {run_id} · {data} · verdicts stored in {shown_url(db_url)} · reviewing as "
-           f"{reviewer or '— enter your name in the sidebar'}")
-
 for problem in seed_review_filters(len(names)):
-    st.warning(problem)
->>>>>>> layout
+    st.warning(md_escape(problem))
 f1, f2, f3, f4 = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
 f1.selectbox("Given label", [None, *range(len(names))], key="review_class",
              format_func=lambda k: "All classes" if k is None else names[k])
@@ -100,17 +73,9 @@ if st.session_state.get("review_for_run") != run_id:  # the page's first run (th
     st.session_state[IMAGE_KEY] = review_image() if first else None
     raw = param(IMAGE_PARAM) if first else None
     if raw is not None and (st.session_state[IMAGE_KEY] is None or st.session_state[IMAGE_KEY] not in queue):
-<<<<<<< HEAD
         st.warning(f"Image {md_escape(repr(raw[:40]))} from the link is not in this queue; showing the first "
                    "unreviewed one.")
-image = st.session_state[IMAGE_KEY]
-if image is None or image not in queue:
-    image = next_unreviewed(queue, judged)
-    image = int(queue[0]) if image is None and len(queue) else image
-=======
-        st.warning(f"Image {raw!r} from the link is not in this queue; showing the first unreviewed one.")
 image = image_to_show(queue, judged, st.session_state[IMAGE_KEY])
->>>>>>> layout
 st.session_state[IMAGE_KEY] = image
 publish_review_view(image)
 
@@ -152,22 +117,13 @@ else:
     open_in_network(view.info.run_id, int(image), left)
     with right:
         m1, m2, m3 = st.columns(3)
-<<<<<<< HEAD
         m1.metric("Given label", md_escape(names[given]))
         m2.metric("Predicted", md_escape(names[predicted]))
-        m3.metric("p(given label)", f"{view.p_true[image]:.3f}")
-        if s.issue[image]:
-            st.warning(f"Likely label issue: p({md_escape(names[given])}) = {view.p_true[image]:.3f} is below the "
-                       f"class threshold {s.thresholds[given]:.3f}, and class {md_escape(names[s.suggested[image]])} "
-                       "reaches its own.")
-=======
-        m1.metric("Given label", names[given])
-        m2.metric("Predicted", names[predicted])
         m3.metric("p(given label)", f"{view.p_given[image]:.3f}")
         if s.issue[image]:
-            st.warning(f"Likely label issue: p({names[given]}) = {view.p_given[image]:.3f} is below the class "
-                       f"threshold {s.thresholds[given]:.3f}, and class {names[s.suggested[image]]} reaches its own.")
->>>>>>> layout
+            st.warning(f"Likely label issue: p({md_escape(names[given])}) = {view.p_given[image]:.3f} is below the "
+                       f"class threshold {s.thresholds[given]:.3f}, and class {md_escape(names[s.suggested[image]])} "
+                       "reaches its own.")
         st.plotly_chart(probability_chart(view.probs[image], given, s.thresholds, names), key="review_chart",
                         config={"displayModeBar": False})
     if image in latest:

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from mnist_core.config import DATA_NAME_RULE, is_data_name
-from mnist_core.model import MODELS, make_net
+from mnist_core.nets import ARCHITECTURES, make_net
 
 CHECKPOINT_FORMAT = 1
 MAX_MEMBERS = 256  # torch writes one member per tensor storage plus 6 others; our nets have at most 20 tensors
@@ -39,15 +39,15 @@ class CheckpointError(ValueError):
 def max_checkpoint_bytes() -> int:
     """A few times the largest known net's weights (at 100 classes), plus room for the metadata."""
     largest = max(sum(t.numel() * t.element_size() for t in make_net(name, 100).state_dict().values())
-                  for name in MODELS)
+                  for name in ARCHITECTURES)
     return 4 * largest + 256 * 1024
 
 
-def checkpoint_bytes(model: nn.Module, meta: dict) -> bytes:
+def checkpoint_bytes(net: nn.Module, meta: dict) -> bytes:
     """A checkpoint's bytes: the model's weights on the CPU, and the metadata."""
-    model = getattr(model, "_orig_mod", model)  # torch.compile
-    model = getattr(model, "module", model)  # DistributedDataParallel
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    net = getattr(net, "_orig_mod", net)  # torch.compile
+    net = getattr(net, "module", net)  # DistributedDataParallel
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, "meta": meta, "state_dict": state}, buffer)
     return buffer.getvalue()
@@ -93,7 +93,7 @@ def check_zip(data: bytes) -> None:
 
 
 def read_checkpoint(source, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """(model in eval mode, meta) from a path or file object, after every check in this module's docstring."""
+    """(net in eval mode, meta) from a path or file object, after every check in this module's docstring."""
     data = read_bytes(source)
     check_zip(data)
     try:
@@ -108,10 +108,10 @@ def read_checkpoint(source, device: str | torch.device = "cpu") -> tuple[nn.Modu
             blob.get("state_dict"), dict):
         raise CheckpointError(f"{NOT_OURS}: a checkpoint is a dict with 'meta' and 'state_dict', and this is not.")
     meta = check_meta(blob["meta"])
-    model = make_net(meta["architecture"], num_classes=len(meta["class_names"]))
-    check_state(blob["state_dict"], model, meta)
-    model.load_state_dict(blob["state_dict"])
-    return model.to(device).eval(), meta
+    net = make_net(meta["architecture"], num_classes=len(meta["class_names"]))
+    check_state(blob["state_dict"], net, meta)
+    net.load_state_dict(blob["state_dict"])
+    return net.to(device).eval(), meta
 
 
 def check_meta(meta: dict) -> dict:
@@ -125,16 +125,16 @@ def check_meta(meta: dict) -> dict:
     mean, std = meta.get("mean"), meta.get("std")
     if not all(_is_number(v) for v in (mean, std)) or std <= 0:
         raise CheckpointError("Checkpoint metadata has no usable normalisation (mean and std, std > 0).")
-    if meta.get("architecture") not in MODELS:
-        raise CheckpointError(f"Checkpoint architecture not supported: MNIST Lab has {', '.join(MODELS)}.")
+    if meta.get("architecture") not in ARCHITECTURES:
+        raise CheckpointError(f"Checkpoint architecture not supported: MNIST Lab has {', '.join(ARCHITECTURES)}.")
     if "data" in meta and not is_data_name(meta["data"]):
         raise CheckpointError(f"Checkpoint metadata's data source is not a data source name ({DATA_NAME_RULE}).")
     return meta
 
 
-def check_state(state: dict, model: nn.Module, meta: dict) -> None:
+def check_state(state: dict, net: nn.Module, meta: dict) -> None:
     """Every weight present, of the architecture's shape and kind, and finite; nothing else."""
-    expected = model.state_dict()
+    expected = net.state_dict()
     where = f"architecture {meta['architecture']!r} with {len(meta['class_names'])} classes"
     missing = [k for k in expected if k not in state]
     extra = sum(k not in expected for k in state)

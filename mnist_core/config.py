@@ -13,7 +13,7 @@ from pathlib import Path
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 SCHEDULES = ("constant", "onecycle")
-<<<<<<< HEAD
+RENAMED_FIELDS = {"model": "architecture"}  # old name -> name: what saved configs may still say
 # A data source's name is a name, never a path: it picks a folder under the data dir (mnist_core.data), and a
 # config or checkpoint from outside (an upload, a URL, a run folder) must not reach any other folder with it.
 DATA_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
@@ -34,9 +34,6 @@ def shown(value) -> str:
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..."
     return f"a {type(value).__name__}"
-=======
-RENAMED_FIELDS = {"model": "architecture"}  # old name -> name: what saved configs may still say
->>>>>>> layout
 
 
 class ConfigError(ValueError):
@@ -63,7 +60,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     augment: bool = False
     label_smoothing: float = 0.0
-    label_corrections: str = ""  # path of a corrected-labels CSV (mnist_core.corrections); never from a visitor
+    label_corrections: str = ""  # path of a corrected-labels CSV (mnist_core.review.corrections); never from a visitor
     recipe: str = ""  # name of the preset this config started from, for display only
     workers: int = 1  # processes for DistributedDataParallel training
     validation: int = 0  # training images held out (seeded, stratified) to fit a temperature on; 0: none
@@ -82,20 +79,12 @@ class TrainConfig:
              f"must be an integer >= 1, got {shown(self.batch_size)}")
         need(_is_number(self.lr) and self.lr > 0, "lr", f"must be a number > 0, got {shown(self.lr)}")
         need(self.optimizer in OPTIMIZERS, "optimizer",
-<<<<<<< HEAD
              f"unknown optimizer {shown(self.optimizer)}; allowed: {', '.join(OPTIMIZERS)}")
         need(_is_int(self.seed) and self.seed >= 0, "seed", f"must be an integer >= 0, got {shown(self.seed)}")
         need(self.device in DEVICES, "device", f"unknown device {shown(self.device)}; allowed: {', '.join(DEVICES)}")
-        models = known_models if known_models is not None else list(MODELS)
-        need(self.model in models, "model", f"unknown model {shown(self.model)}; allowed: {', '.join(models)}")
-=======
-             f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
-        need(_is_int(self.seed) and self.seed >= 0, "seed", f"must be an integer >= 0, got {self.seed!r}")
-        need(self.device in DEVICES, "device", f"unknown device {self.device!r}; allowed: {', '.join(DEVICES)}")
         names = known_architectures if known_architectures is not None else list(ARCHITECTURES)
         need(self.architecture in names, "architecture",
-             f"unknown architecture {self.architecture!r}; allowed: {', '.join(names)}")
->>>>>>> layout
+             f"unknown architecture {shown(self.architecture)}; allowed: {', '.join(names)}")
         need(self.schedule in SCHEDULES, "schedule",
              f"unknown schedule {shown(self.schedule)}; allowed: {', '.join(SCHEDULES)}")
         need(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay",

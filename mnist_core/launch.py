@@ -27,11 +27,8 @@ from mnist_core.calibration import fit_temperature
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
 from mnist_core.distributed import LOCAL, DistContext, launched_by_torchrun, max_workers, setup, teardown
-<<<<<<< HEAD
-from mnist_core.health import run_health
-=======
 from mnist_core.files import read_json
->>>>>>> layout
+from mnist_core.health import run_health
 from mnist_core.supervise import supervise
 from mnist_core.trainer import train
 
@@ -104,12 +101,8 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
             if event["type"] == "epoch":
                 per_epoch.append(event["test_probs"].half())
             if event["type"] == "finished":
-<<<<<<< HEAD
                 save_run_probs(run_dir, event, dataset.test_labels, per_epoch)
-                runs.save_checkpoint(run_dir / "model.pt", event["model"],
-=======
                 runs.save_checkpoint(run_dir / "model.pt", event["net"],
->>>>>>> layout
                                      checkpoint_meta(config, dataset.class_names, event))
                 warning = run_health(runs.read_events(run_dir), event["test_accuracy"], dataset.num_classes)
                 return runs.end_run(run_dir, "finished", test_accuracy=event["test_accuracy"],

@@ -20,8 +20,8 @@ from mnist_core.data import to_model_input
 METHODS = ("Integrated Gradients", "Occlusion", "Saliency")
 
 
-def _private(model: nn.Module) -> nn.Module:
-    net = copy.deepcopy(model).eval().float().to("cpu", memory_format=torch.contiguous_format)
+def _private(net: nn.Module) -> nn.Module:
+    net = copy.deepcopy(net).eval().float().to("cpu", memory_format=torch.contiguous_format)
     for p in net.parameters():
         p.requires_grad_(False)  # gradients only with respect to the image
     return net
@@ -38,9 +38,9 @@ def _mult_adds(module: nn.Module, output: torch.Tensor) -> int:
     return 0
 
 
-def layer_table(model: nn.Module, image_shape: tuple[int, int] = (28, 28)) -> list[dict]:
+def layer_table(net: nn.Module, image_shape: tuple[int, int] = (28, 28)) -> list[dict]:
     """One row per leaf layer in the order it runs: name, type, output shape (per image), parameters, mult-adds."""
-    net = _private(model)
+    net = _private(net)
     rows, hooks = [], []
     for name, module in net.named_modules():
         if next(module.children(), None) is None and name:
@@ -56,15 +56,15 @@ def layer_table(model: nn.Module, image_shape: tuple[int, int] = (28, 28)) -> li
     return rows
 
 
-def first_conv_filters(model: nn.Module) -> np.ndarray:
+def first_conv_filters(net: nn.Module) -> np.ndarray:
     """The first Conv2d's weights of input channel 0: (out channels, k, k) float32."""
-    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    conv = next(m for m in net.modules() if isinstance(m, nn.Conv2d))
     return conv.weight.detach().float().cpu()[:, 0].numpy()
 
 
-def feature_maps(model: nn.Module, image: np.ndarray, mean: float, std: float) -> list[tuple[str, np.ndarray]]:
+def feature_maps(net: nn.Module, image: np.ndarray, mean: float, std: float) -> list[tuple[str, np.ndarray]]:
     """(layer name, (C, H, W) float32 output) of every Conv2d for one (28, 28) uint8 image, in order."""
-    net, maps = _private(model), []
+    net, maps = _private(net), []
     hooks = [m.register_forward_hook(lambda _m, _i, out, name=name: maps.append((name, out[0].numpy().copy())))
              for name, m in net.named_modules() if isinstance(m, nn.Conv2d)]
     with torch.no_grad():
@@ -81,7 +81,7 @@ def _input(image: np.ndarray, mean: float, std: float) -> torch.Tensor:
     return to_model_input(torch.tensor(image, dtype=torch.uint8)[None], mean, std)  # (1, 1, 28, 28)
 
 
-def attributions(model: nn.Module, image: np.ndarray, mean: float, std: float, target: int,
+def attributions(net: nn.Module, image: np.ndarray, mean: float, std: float, target: int,
                  methods: tuple[str, ...] = METHODS) -> dict[str, np.ndarray]:
     """Captum's attribution of class `target`'s logit to each pixel, (28, 28) float32 per method.
 
@@ -90,7 +90,7 @@ def attributions(model: nn.Module, image: np.ndarray, mean: float, std: float, t
     """
     from captum.attr import IntegratedGradients, Occlusion, Saliency  # ~1 s to import: only when asked
 
-    net = _private(model)
+    net = _private(net)
     x = _input(image, mean, std)
     blank = torch.full_like(x, (0.0 - mean) / std)
     out = {}

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnist_core.runs import RunStoreError, read_json, write_bytes_atomic, write_json_atomic
+from mnist_core.files import read_json, write_bytes_atomic, write_json_atomic
+from mnist_core.runs import RunStoreError
 
 
 def stratified_holdout(labels: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,7 +76,7 @@ def load_val_probs(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
 
 def load_temperature(run_dir: Path) -> float | None:
     """The temperature fitted at the end of training on the validation split; None without one."""
-    value = (read_json(Path(run_dir) / "calibration.json", default={}) or {}).get("temperature")
+    value = (read_json(Path(run_dir) / "calibration.json", default={}, error=RunStoreError) or {}).get("temperature")
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 

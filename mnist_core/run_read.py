@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_core import procs
-from mnist_core.config import ConfigError, TrainConfig
+from mnist_core.config import ConfigError, TrainConfig, upgrade_fields
+from mnist_core.data import TORCHVISION_CLASSES, default_runs_dir  # noqa: F401  (runs re-exports it)
 
 STATUSES = ("running", "finished", "failed", "cancelled")
 BROKEN = "broken"  # a RunInfo status only: the folder cannot be read as a run (RunInfo.error says why)
@@ -26,10 +26,6 @@ DEAD_WORKER = "the training worker stopped unexpectedly"
 
 class RunStoreError(RuntimeError):
     """A run folder or checkpoint is missing or unreadable; the message says which and why."""
-
-
-def default_runs_dir() -> Path:
-    return Path(os.environ.get("MNIST_RUNS_DIR", "runs"))
 
 
 @dataclass
@@ -71,9 +67,7 @@ def read_run(run_dir: Path) -> RunInfo:
 
 
 def _legacy_health(run_dir: Path, status: dict, config: dict) -> str | None:
-    from mnist_core.data import TORCHVISION_CLASSES
     from mnist_core.health import run_health
-    from mnist_core.runs import read_events  # the writer's module: imported when first needed
 
     builtin = config["data"] in (*TORCHVISION_CLASSES, "mnist-sample")  # ten classes each
     return run_health(read_events(run_dir), status.get("test_accuracy"), 10 if builtin else None)
@@ -96,7 +90,7 @@ def _status_file(run_dir: Path) -> dict:
 
 def _config_file(run_dir: Path) -> dict:
     """config.json as a full TrainConfig dict; the reason names a field, never a value from the file."""
-    values = _json_object(run_dir, "config.json")
+    values = upgrade_fields(_json_object(run_dir, "config.json"))  # a run saved before a field was renamed
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     if set(values) - known:
         raise RunStoreError("config.json is not a training config (it has fields TrainConfig does not know)")
@@ -142,3 +136,24 @@ def list_runs(runs_dir: Path | str | None = None) -> list[RunInfo]:
             except RunStoreError:  # vanished meanwhile (deleted by another session)
                 continue
     return sorted(runs, key=lambda r: (r.created, r.created_ns, r.run_id), reverse=True)
+
+
+def read_events(run_dir: Path) -> list[dict]:
+    """Events so far; a half-written last line (training still appending) is skipped."""
+    try:
+        return parse_events((Path(run_dir) / "metrics.jsonl").read_bytes())
+    except FileNotFoundError:
+        return []
+
+
+def parse_events(data: bytes) -> list[dict]:
+    """The events in some metrics.jsonl bytes; lines that are not a JSON object (a half-written one) are skipped."""
+    events = []
+    for line in data.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events

@@ -28,10 +28,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-<<<<<<< HEAD
 from mnist_core import procs
 from mnist_core.checkpoint import CheckpointError, checkpoint_bytes, read_checkpoint
 from mnist_core.config import TrainConfig
+from mnist_core.files import read_json, write_bytes_atomic, write_json_atomic
 from mnist_core.run_read import (  # noqa: F401  reading lives in run_read (it never writes); same API here
     BROKEN,
     DEAD_WORKER,
@@ -41,24 +41,10 @@ from mnist_core.run_read import (  # noqa: F401  reading lives in run_read (it n
     default_runs_dir,
     is_run_folder,
     list_runs,
+    parse_events,
+    read_events,
     read_run,
 )
-=======
-from mnist_core.config import TrainConfig, upgrade_fields
-from mnist_core.files import read_json, write_bytes_atomic, write_json_atomic
-from mnist_core.nets import make_net
-
-STATUSES = ("running", "finished", "failed", "cancelled")
-CHECKPOINT_FORMAT = 1
-
-
-class RunStoreError(RuntimeError):
-    """A run folder or checkpoint is missing or unreadable; the message says which and why."""
-
-
-def default_runs_dir() -> Path:
-    return Path(os.environ.get("MNIST_RUNS_DIR", "runs"))
->>>>>>> layout
 
 
 def new_run_id() -> str:
@@ -99,15 +85,9 @@ def end_run(run_dir: Path, status: str, **fields) -> dict:
 def _update_status(run_dir: Path, status: str, allowed, fields: dict) -> dict:
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
-<<<<<<< HEAD
     with folder_lock(Path(run_dir)):
-        current = read_json(Path(run_dir) / "status.json", default={})
-        if not allowed(current):
-=======
-    with _status_lock(Path(run_dir)):
         current = read_json(Path(run_dir) / "status.json", default={}, error=RunStoreError)
-        if expect and any(current.get(k) != v for k, v in expect.items()):
->>>>>>> layout
+        if not allowed(current):
             return current
         current.update(fields, status=status, updated=_now())
         write_json_atomic(Path(run_dir) / "status.json", current)
@@ -143,89 +123,6 @@ def _is_plain(value) -> bool:
     return value is None or isinstance(value, (str, int, float, bool, list, dict))
 
 
-def read_events(run_dir: Path) -> list[dict]:
-    """Events so far; a half-written last line (training still appending) is skipped."""
-    try:
-        return parse_events((Path(run_dir) / "metrics.jsonl").read_bytes())
-    except FileNotFoundError:
-        return []
-
-
-def parse_events(data: bytes) -> list[dict]:
-    """The events in some metrics.jsonl bytes; lines that are not a JSON object (a half-written one) are skipped."""
-    events = []
-    for line in data.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events
-
-
-<<<<<<< HEAD
-=======
-@dataclass
-class RunInfo:
-    run_id: str
-    path: Path
-    status: str
-    config: dict
-    created: str
-    test_accuracy: float | None
-    duration: float | None
-    error: str | None
-    created_ns: int = 0  # orders runs created within the same second (`created` is for display)
-
-
-def read_run(run_dir: Path) -> RunInfo:
-    run_dir = Path(run_dir)
-    status = read_json(run_dir / "status.json", error=RunStoreError)
-    config = read_json(run_dir / "config.json", error=RunStoreError)
-    if status is None or config is None:
-        raise RunStoreError(f"{run_dir} is not a run folder (config.json or status.json is missing)")
-    if not isinstance(status, dict) or not isinstance(config, dict):
-        raise RunStoreError(f"{run_dir} is not a run folder (config.json or status.json is not a JSON object)")
-    state = status.get("status", "failed")
-    if state == "running" and not _process_alive(status.get("pid")):
-        status = set_status(run_dir, "failed", expect={"status": "running", "pid": status.get("pid")},
-                            error="the training worker stopped unexpectedly")
-        state = status["status"]  # unchanged when the worker finished or another took over meanwhile
-    return RunInfo(run_dir.name, run_dir, state, upgrade_fields(config), status.get("created", ""),
-                   status.get("test_accuracy"), status.get("duration"), status.get("error"),
-                   status.get("created_ns") or 0)
-
-
-def _process_alive(pid) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited child not yet reaped) is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
-    except OSError:
-        return True
-
-
-def list_runs(runs_dir: Path | str | None = None) -> list[RunInfo]:
-    """All readable runs, newest first; folders that are not runs are skipped."""
-    root = Path(runs_dir if runs_dir is not None else default_runs_dir())
-    runs = []
-    for child in root.iterdir() if root.is_dir() else []:
-        if child.is_dir() and (child / "config.json").is_file():
-            try:
-                runs.append(read_run(child))
-            except RunStoreError:
-                continue
-    return sorted(runs, key=lambda r: (r.created, r.created_ns, r.run_id), reverse=True)
-
-
->>>>>>> layout
 def delete_run(run_dir: Path) -> None:
     """Remove a run folder; a run whose worker is still training must be cancelled first."""
     run_dir = Path(run_dir)
@@ -243,7 +140,7 @@ def request_cancel(run_dir: Path) -> bool:
     arrives after the final status and writes nothing: no cancel file outlives its run (see _update_status).
     """
     with folder_lock(Path(run_dir)):
-        status = read_json(Path(run_dir) / "status.json", default={})
+        status = read_json(Path(run_dir) / "status.json", default={}, error=RunStoreError)
         if not isinstance(status, dict) or status.get("status") != "running" or not procs.worker_alive(status):
             return False
         write_bytes_atomic(Path(run_dir) / "cancel", b"")
@@ -256,61 +153,16 @@ def cancel_requested(run_dir: Path) -> bool:
 
 def save_checkpoint(path: Path, net: nn.Module, meta: dict) -> None:
     """state_dict plus metadata (architecture, class_names, mean, std, data, metrics), atomically."""
-<<<<<<< HEAD
-    write_bytes_atomic(path, checkpoint_bytes(model, meta))
+    write_bytes_atomic(path, checkpoint_bytes(net, meta))
 
 
 def load_checkpoint(source, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """(model in eval mode, meta) from a path or file object; never unpickles arbitrary objects, and checks
+    """(net in eval mode, meta) from a path or file object; never unpickles arbitrary objects, and checks
     the file before torch reads it (mnist_core.checkpoint)."""
     try:
         return read_checkpoint(source, device)
     except CheckpointError as exc:
         raise RunStoreError(str(exc)) from exc
-=======
-    state = {k: v.detach().cpu() for k, v in _unwrap(net).state_dict().items()}
-    buffer = io.BytesIO()
-    torch.save({"format": CHECKPOINT_FORMAT, "meta": meta, "state_dict": state}, buffer)
-    write_bytes_atomic(path, buffer.getvalue())
-
-
-def _unwrap(net: nn.Module) -> nn.Module:
-    net = getattr(net, "_orig_mod", net)  # torch.compile
-    return getattr(net, "module", net)  # DistributedDataParallel
-
-
-def load_checkpoint(source, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """(net in eval mode, meta) from a path or file object; never unpickles arbitrary objects."""
-    try:
-        blob = torch.load(source, map_location=device, weights_only=True)
-    except FileNotFoundError as exc:
-        raise RunStoreError(f"No checkpoint at {source}") from exc
-    except Exception as exc:  # pickle, zip and torch errors all mean: not a checkpoint we wrote
-        raise RunStoreError(f"Not a readable MNIST Lab checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(blob, dict) or not isinstance(blob.get("meta"), dict) or "state_dict" not in blob:
-        raise RunStoreError("Not an MNIST Lab checkpoint: expected a dict with 'meta' and 'state_dict'.")
-    meta = blob["meta"]
-    arch, names = meta.get("architecture"), meta.get("class_names")
-    if not isinstance(names, list) or not names:
-        raise RunStoreError("Checkpoint metadata has no class_names.")
-    mean, std = meta.get("mean"), meta.get("std")
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (mean, std)) or std <= 0:
-        raise RunStoreError(f"Checkpoint metadata has no usable normalisation: mean {mean!r}, std {std!r}.")
-    try:
-        net = make_net(str(arch), num_classes=len(names))
-    except ValueError as exc:
-        raise RunStoreError(f"Checkpoint architecture not supported: {exc}") from exc
-    try:
-        net.load_state_dict(blob["state_dict"])
-    except (RuntimeError, TypeError) as exc:
-        # torch: "Error(s) in loading state_dict for X:" then one tab-indented line per problem
-        lines = str(exc).splitlines()
-        detail = " ".join(line.strip() for line in lines[1:] or lines)
-        detail = detail if len(detail) <= 300 else detail[:297] + "..."
-        raise RunStoreError(f"Checkpoint weights do not fit architecture {arch!r} "
-                            f"with {len(names)} classes: {detail}") from exc
-    return net.to(device).eval(), meta
->>>>>>> layout
 
 
 def save_probs(run_dir: Path, probs: torch.Tensor, labels: torch.Tensor) -> None:

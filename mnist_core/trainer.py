@@ -5,16 +5,12 @@ normalised on the fly; the order is reshuffled every epoch from the config's see
 
 Events (dicts, `type` first):
     batch     epoch, batch, batches, loss (running mean this epoch), elapsed
-<<<<<<< HEAD
     epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed, grid (GRID_SIZE fixed test
               images' predicted classes and probabilities: {"index": [...], "pred": [...], "p": [...]}), plus
               `test_probs` (not in the JSON)
-    finished  test_accuracy, test_loss, duration, plus `model`, `test_probs` and, with config.validation > 0,
-              `val_probs` and `val_labels` of the held-out training images (not written to metrics.jsonl)
-=======
-    epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed
-    finished  test_accuracy, test_loss, duration, plus `net` (the trained network), `test_probs` (not written)
->>>>>>> layout
+    finished  test_accuracy, test_loss, duration, plus `net` (the trained network), `test_probs` and, with
+              config.validation > 0, `val_probs` and `val_labels` of the held-out training images (not written
+              to metrics.jsonl)
     failed    error
     cancelled epoch, batch (the batches of that epoch actually trained)
 
@@ -64,7 +60,7 @@ def random_shift(x: torch.Tensor, fill: float, max_shift: int = 2,
 EVAL_CHUNK = 2048  # test images between two cancel checks while evaluating (a multiple of predict's 512)
 
 
-def _predict_or_stop(dist: DistContext, model, images: torch.Tensor, mean: float, std: float, device,
+def _predict_or_stop(dist: DistContext, net, images: torch.Tensor, mean: float, std: float, device,
                      should_stop: Callable[[], bool]) -> torch.Tensor | None:
     """The test-set probabilities, or None once should_stop() is true: a cancel lands within a chunk's time
     (a fraction of a second) even when the whole evaluation takes seconds."""
@@ -72,7 +68,7 @@ def _predict_or_stop(dist: DistContext, model, images: torch.Tensor, mean: float
     for start in range(0, max(len(images), 1), EVAL_CHUNK):
         if should_stop():
             return None
-        parts.append(dist.predict_proba(model, images[start:start + EVAL_CHUNK], mean, std, device=device))
+        parts.append(dist.predict_proba(net, images[start:start + EVAL_CHUNK], mean, std, device=device))
     return torch.cat(parts)
 
 
@@ -86,12 +82,8 @@ def grid_predictions(probs: torch.Tensor, size: int = GRID_SIZE) -> dict:
 
 def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool] = lambda: False,
           events_per_epoch: int = 50, dist: DistContext = LOCAL) -> Iterator[dict]:
-<<<<<<< HEAD
-    """Train config.model on dataset; yield events. Stops between batches, between evaluation chunks and
-    before the final event when should_stop() is true."""
-=======
-    """Train config.architecture on dataset; yield events. Stops between batches when should_stop() is true."""
->>>>>>> layout
+    """Train config.architecture on dataset; yield events. Stops between batches, between evaluation chunks
+    and before the final event when should_stop() is true."""
     torch.manual_seed(config.seed)
     device = dist.device or resolve_device(config.device)
     net = dist.wrap(make_net(config.architecture, dataset.num_classes).to(device))
@@ -142,14 +134,10 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
             if should_stop():
                 yield {"type": "cancelled", "epoch": epoch, "batch": step + 1}
                 return
-<<<<<<< HEAD
-        probs = _predict_or_stop(dist, model, dataset.test_images, mean, std, device, should_stop)
+        probs = _predict_or_stop(dist, net, dataset.test_images, mean, std, device, should_stop)
         if probs is None:
             yield {"type": "cancelled", "epoch": epoch, "batch": steps}
             return
-=======
-        probs = dist.predict_proba(net, dataset.test_images, mean, std, device=device)
->>>>>>> layout
         metrics = evaluate(probs, dataset.test_labels)
         if not math.isfinite(metrics["loss"]):  # the weights broke after the last checked batch loss
             yield {"type": "failed", "error": f"test predictions became non-finite after epoch {epoch}: "
@@ -161,15 +149,11 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
                "elapsed": time.perf_counter() - start, "test_probs": probs, "grid": grid_predictions(probs)}
     held_out = {}
     if config.validation:
-        held_out = {"val_probs": dist.predict_proba(model, val_images, mean, std, device=device),
+        held_out = {"val_probs": dist.predict_proba(net, val_images, mean, std, device=device),
                     "val_labels": val_labels}
     if should_stop():  # a cancel during the last evaluation wins over finishing
         yield {"type": "cancelled", "epoch": config.epochs - 1, "batch": steps}
         return
     yield {"type": "finished", "test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"],
-<<<<<<< HEAD
-           "duration": time.perf_counter() - start, "model": dist.unwrap(model), "test_probs": probs,
+           "duration": time.perf_counter() - start, "net": dist.unwrap(net), "test_probs": probs,
            **held_out}
-=======
-           "duration": time.perf_counter() - start, "net": dist.unwrap(net), "test_probs": probs}
->>>>>>> layout

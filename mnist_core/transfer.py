@@ -14,28 +14,17 @@ checked weights and metadata, so nothing else in a file (an extra zip member) ri
 """
 from __future__ import annotations
 
-<<<<<<< HEAD
-import argparse
 import dataclasses
 import io
 import os
 import re
-import shutil
-=======
-import io
-import os
->>>>>>> layout
 import sys
 from pathlib import Path
 
 from mnist_core import runs
-<<<<<<< HEAD
 from mnist_core.checkpoint import checkpoint_bytes, max_checkpoint_bytes
-from mnist_core.config import ConfigError, TrainConfig, is_data_name
-=======
 from mnist_core.cli import ArgumentParser, fail
-from mnist_core.config import ConfigError, TrainConfig
->>>>>>> layout
+from mnist_core.config import ConfigError, TrainConfig, is_data_name
 from mnist_core.data import DataError, default_data_dir, list_data_sources, load_dataset
 from mnist_core.files import staging_dir, write_bytes_atomic
 from mnist_core.predict import evaluate, predict_proba
@@ -55,8 +44,8 @@ def export_model(run_dir: Path | str) -> bytes:
     path = Path(run_dir) / "model.pt"
     if not path.is_file():
         raise RunStoreError(f"Run {Path(run_dir).name} has no model file (did it finish?).")
-    model, meta = runs.load_checkpoint(path)
-    return checkpoint_bytes(model, {k: meta[k] for k in META_KEYS if k in meta})
+    net, meta = runs.load_checkpoint(path)
+    return checkpoint_bytes(net, {k: meta[k] for k in META_KEYS if k in meta})
 
 
 def upload_name(file_name: str) -> str:
@@ -72,50 +61,32 @@ def import_model(file_bytes: bytes, runs_dir: Path | str, data_dir: Path | str, 
     architecture, weights that do not fit it or are not finite, a bad config, a data source missing here, or
     classes that differ from that source's.
     """
-<<<<<<< HEAD
     file_name = upload_name(file_name)
     limit = max_checkpoint_bytes()
-    if len(data) > limit:
-        raise RunStoreError(f"{file_name} is {len(data) / 2**20:,.1f} MB; the limit for a model file is "
+    if len(file_bytes) > limit:
+        raise RunStoreError(f"{file_name} is {len(file_bytes) / 2**20:,.1f} MB; the limit for a model file is "
                             f"{limit / 2**20:.1f} MB (four times the largest net MNIST Lab trains).")
-    model, meta = runs.load_checkpoint(io.BytesIO(data))
-    config = imported_config(meta, file_name)
-    source, names, mean, std = config.data, meta["class_names"], float(meta["mean"]), float(meta["std"])
-    if source not in list_data_sources(data_dir):
-        raise RunStoreError(f"This model was trained on data source {source!r}, which is not available here. "
-                            f"Import that dataset first (Data page or python -m mnist_core.datasets).")
-=======
-    if len(file_bytes) > MAX_MODEL_BYTES:
-        raise RunStoreError(f"{file_name} is {len(file_bytes) / 2**20:,.0f} MB; the limit for a model file is "
-                            f"{MAX_MODEL_BYTES / 2**20:.0f} MB.")
     net, meta = runs.load_checkpoint(io.BytesIO(file_bytes))
-    try:
-        config = TrainConfig.from_dict(dict(meta.get("config") or {})).validate()
-    except (ConfigError, TypeError) as exc:
-        raise RunStoreError(f"{file_name} has no usable training config in its metadata ({exc}).") from exc
-    data, names, mean, std = meta.get("data", config.data), meta["class_names"], meta.get("mean"), meta.get("std")
-    if not all(isinstance(v, (int, float)) for v in (mean, std)) or not std > 0:
-        raise RunStoreError(f"{file_name} has no valid normalisation (mean {mean!r}, std {std!r}) in its metadata.")
+    config = imported_config(meta, file_name)
+    data, names, mean, std = config.data, meta["class_names"], float(meta["mean"]), float(meta["std"])
     if data not in list_data_sources(data_dir):
         raise RunStoreError(f"This model was trained on data source {data!r}, which is not available here. "
                             f"Import that dataset first (Data page or python -m mnist_core.own_data).")
->>>>>>> layout
     try:
         dataset = load_dataset(data, data_dir, download=False)
     except DataError as exc:
         raise RunStoreError(f"This model was trained on data source {data!r}, which cannot be loaded here: "
                             f"{exc}") from exc
     if dataset.class_names != list(names):
-<<<<<<< HEAD
-        raise RunStoreError(f"This model has {len(names)} classes ({', '.join(names[:12])}) but data "
-                            f"source {source!r} here has {dataset.num_classes} ({', '.join(dataset.class_names[:12])})"
+        raise RunStoreError(f"This model has {len(names)} classes ({', '.join(map(str, names[:12]))}) but data "
+                            f"source {data!r} here has {dataset.num_classes} ({', '.join(dataset.class_names[:12])})"
                             "; it cannot be evaluated on it.")
-    probs = predict_proba(model, dataset.test_images, mean, std)
+    probs = predict_proba(net, dataset.test_images, mean, std)
     metrics = evaluate(probs, dataset.test_labels)
     clean = {"architecture": meta["architecture"], "class_names": list(names), "mean": mean, "std": std,
-             "data": source, "config": config.to_dict(), "test_accuracy": metrics["accuracy"],
+             "data": data, "config": config.to_dict(), "test_accuracy": metrics["accuracy"],
              "test_loss": metrics["loss"]}
-    return _add_run(checkpoint_bytes(model, clean), config, probs, dataset.test_labels, metrics, Path(runs_dir),
+    return _add_run(checkpoint_bytes(net, clean), config, probs, dataset.test_labels, metrics, Path(runs_dir),
                     file_name)
 
 
@@ -137,26 +108,9 @@ def imported_config(meta: dict, file_name: str) -> TrainConfig:
 
 def _add_run(checkpoint: bytes, config: TrainConfig, probs, labels, metrics: dict, runs_dir: Path,
              file_name: str) -> Path:
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=runs_dir))  # holds no config.json: not a run
-    try:
-        run_dir = runs.create_run(staging, config)
-        runs.write_bytes_atomic(run_dir / "model.pt", checkpoint)
-=======
-        raise RunStoreError(f"This model has {len(names)} classes ({', '.join(map(str, names[:12]))}) but data "
-                            f"source {data!r} here has {dataset.num_classes} ({', '.join(dataset.class_names[:12])})"
-                            "; it cannot be evaluated on it.")
-    probs = predict_proba(net, dataset.test_images, float(mean), float(std))
-    metrics = evaluate(probs, dataset.test_labels)
-    return _add_run(file_bytes, config, probs, dataset.test_labels, metrics, Path(runs_dir), file_name)
-
-
-def _add_run(file_bytes: bytes, config: TrainConfig, probs, labels, metrics: dict, runs_dir: Path,
-             file_name: str) -> Path:
     with staging_dir(runs_dir, ".import-") as staging:  # holds no config.json: not a run
         run_dir = runs.create_run(staging, config)
-        write_bytes_atomic(run_dir / "model.pt", file_bytes)
->>>>>>> layout
+        write_bytes_atomic(run_dir / "model.pt", checkpoint)
         runs.save_probs(run_dir, probs, labels)
         runs.append_event(run_dir, {"type": "imported", "file": file_name, "test_accuracy": metrics["accuracy"],
                                     "test_loss": metrics["loss"]})

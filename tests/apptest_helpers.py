@@ -1,10 +1,11 @@
 """Helpers for the app tests of the Probabilities, Compare and Network views: open a page of app.py with URL
 parameters and session values, and read what it shows.
 
-    from apptest_helpers import all_text, open_app, table_with
+    from apptest_helpers import all_text, open_app, table_with, unescaped
 """
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -48,3 +49,9 @@ def started_run(runs_dir: Path, timeout_s: float = 120.0) -> runs.RunInfo:
         time.sleep(0.5)
         info = runs.read_run(info.path)
     return info
+
+
+def unescaped(markdown: str) -> str:
+    """What a Markdown string escaped by ui.text.md_escape shows: its backslash escapes (and the invisible word
+    joiners that keep URLs from becoming links) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")

@@ -14,7 +14,7 @@ import zlib
 import torch
 
 from mnist_core.launch import checkpoint_meta
-from mnist_core.model import make_net
+from mnist_core.nets import make_net
 
 CHUNK = 1 << 20
 BOMB_CHUNKS = 2861  # 2,999,975,936 bytes: 749,993,984 float32 zeros

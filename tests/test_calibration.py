@@ -63,8 +63,8 @@ def overconfident(n: int, seed: int, true_t: float = 3.0) -> tuple[np.ndarray, n
     rng = np.random.default_rng(seed)
     z = rng.normal(0, 4, size=(n, 10))
     z[np.arange(n), rng.integers(0, 10, n)] += 6
-    p_true = np.exp(z / true_t) / np.exp(z / true_t).sum(1, keepdims=True)
-    labels = np.array([rng.choice(10, p=row) for row in p_true])
+    p_given = np.exp(z / true_t) / np.exp(z / true_t).sum(1, keepdims=True)
+    labels = np.array([rng.choice(10, p=row) for row in p_given])
     return np.exp(z) / np.exp(z).sum(1, keepdims=True), labels
 
 

@@ -44,7 +44,7 @@ def test_cell_numbers_contrast_with_their_cell():
 def test_histogram_panels_leave_room_for_titles_and_tick_labels():
     labels = np.repeat(np.arange(10), 20)
     probs = np.random.default_rng(0).dirichlet(np.ones(10), size=200)
-    fig = histogram_grid(labels, probs, NAMES, 0.5)
+    fig = histogram_grid(probs, labels, NAMES, 0.5)
     plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
     below = fig.layout.yaxis6.domain[1]  # the second row's top
     above = fig.layout.yaxis.domain[0]  # the first row's bottom, where its x tick labels hang

@@ -14,9 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
-from mnist_core.corrections import MAX_BYTES, STORE, CorrectionsError, read_corrections, stored_corrections
 from mnist_core.data import load_dataset
-from mnist_core.review_export import review_corrections
+from mnist_core.review.corrections import MAX_BYTES, STORE, CorrectionsError, read_corrections, stored_corrections
+from mnist_core.review.export import review_corrections
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SECRET = "REVIEW_DB_PASSWORD=hunter2-s3cret"

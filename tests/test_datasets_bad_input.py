@@ -234,26 +234,16 @@ def test_train_folder_without_test_folder_is_refused():
 ])
 def test_bad_and_builtin_names_are_refused(data_dir, name, match):
     analysis = datasets.analyse_bytes("x.zip", shape_zip(3))
-<<<<<<< HEAD
-    with pytest.raises(DatasetError, match=match):
-        datasets.commit(analysis, name)
-=======
     with pytest.raises(DataError, match=match):
-        datasets.commit(analysis, name, data_dir)
->>>>>>> layout
+        datasets.commit(analysis, name)
     assert files_under(data_dir) == []
 
 
 def test_duplicate_name_is_refused_and_keeps_the_first(datasets_dir):
     first = datasets.commit(datasets.analyse_bytes("x.zip", shape_zip(3)), "shapes")
     before = (first / "data.npz").read_bytes()
-<<<<<<< HEAD
-    with pytest.raises(DatasetError, match="already exists"):
-        datasets.commit(datasets.analyse_bytes("y.zip", shape_zip(4)), "shapes")
-=======
     with pytest.raises(DataError, match="already exists"):
-        datasets.commit(datasets.analyse_bytes("y.zip", shape_zip(4)), "shapes", data_dir)
->>>>>>> layout
+        datasets.commit(datasets.analyse_bytes("y.zip", shape_zip(4)), "shapes")
     assert (first / "data.npz").read_bytes() == before
     assert files_under(datasets_dir) == ["shapes", "shapes/data.npz", "shapes/manifest.json"]
 
@@ -300,11 +290,6 @@ def test_unsupported_compression_is_refused():
 def test_removing_something_that_is_not_an_imported_dataset_is_refused(data_dir):
     (data_dir / "MNIST").mkdir()
     for name in ("../data", "MNIST", "mnist", "nothing-here"):
-<<<<<<< HEAD
-        with pytest.raises(DatasetError, match="No imported dataset named"):
-            datasets.remove_dataset(name, data_dir=data_dir)
-=======
         with pytest.raises(DataError, match="No imported dataset named"):
-            datasets.remove_dataset(name, data_dir)
->>>>>>> layout
+            datasets.remove_dataset(name, data_dir=data_dir)
     assert (data_dir / "MNIST").is_dir()

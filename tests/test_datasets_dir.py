@@ -11,8 +11,8 @@ import sys
 import pytest
 from dataset_files import shape_zip
 
-from mnist_core import datasets
 from mnist_core.data import DataError, default_datasets_dir, list_data_sources, load_dataset
+from mnist_core.own_data import datasets
 
 
 def files_under(folder) -> list[str]:
@@ -43,7 +43,7 @@ def test_datasets_in_the_old_place_are_still_found_and_removable(tmp_path, datas
     assert "old-one" in list_data_sources(data_dir)
     assert load_dataset("old-one", data_dir).class_names == ["bar", "box", "dash"]
     assert [m["name"] for m in datasets.list_imported(data_dir=data_dir)] == ["old-one"]
-    with pytest.raises(datasets.DatasetError, match="already exists"):  # a new import may not shadow it
+    with pytest.raises(DataError, match="already exists"):  # a new import may not shadow it
         datasets.validate_name("old-one", data_dir=data_dir)
     datasets.remove_dataset("old-one", data_dir=data_dir)
     assert files_under(data_dir / "datasets") == [] and files_under(datasets_dir) == []

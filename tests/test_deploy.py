@@ -16,13 +16,8 @@ from pathlib import Path
 import pytest
 import streamlit.config
 
-<<<<<<< HEAD
-from mnist_core.archive import Limits
 from mnist_core.checkpoint import max_checkpoint_bytes
-=======
 from mnist_core.own_data.archive import Limits
-from mnist_core.transfer import MAX_MODEL_BYTES
->>>>>>> layout
 from tests.browser.harness import free_port, kill_group, wait_healthy
 from ui.state import loading_message
 
@@ -129,7 +124,6 @@ def test_loading_message_says_when_it_downloads(tmp_path):
         (raw / name).write_bytes(b"")
     assert loading_message("mnist", tmp_path) == "Loading mnist…"
     assert loading_message("mnist-sample", tmp_path) == "Loading mnist-sample…"
-
 
 
 def test_serve_sh_says_how_to_install_when_python_lacks_the_app(tmp_path):

@@ -15,8 +15,9 @@ import pytest
 from dataset_files import big_png, encode, make_zip, npz_bytes, shape_files, shape_image, write_tree
 from PIL import Image
 
-from mnist_core import archive, convert, datasets
-from mnist_core.archive import MB, DatasetError, Limits
+from mnist_core.data import DataError
+from mnist_core.own_data import archive, convert, datasets
+from mnist_core.own_data.archive import MB, Limits
 
 
 def test_a_zip_of_huge_pngs_stops_at_the_pixel_budget(monkeypatch):
@@ -25,7 +26,7 @@ def test_a_zip_of_huge_pngs_stops_at_the_pixel_budget(monkeypatch):
     monkeypatch.setattr(convert, "to_gray", lambda image: decoded.append(image.size) or real(image))
     files = {f"{'ab'[i % 2]}/{i}.png": big_png(1000, i) for i in range(40)}  # 40 megapixels in ~40 KB
     assert len(make_zip(files)) < 200_000
-    with pytest.raises(DatasetError, match=r"more than 5,000,000 pixels in all .*MNIST_IMPORT_MAX_PIXELS"):
+    with pytest.raises(DataError, match=r"more than 5,000,000 pixels in all .*MNIST_IMPORT_MAX_PIXELS"):
         datasets.analyse_bytes("bomb.zip", make_zip(files), limits=Limits(total_pixels=5_000_000))
     assert len(decoded) == 5  # refused before the 6th image was decoded
 
@@ -35,7 +36,7 @@ def test_the_limits_are_settings():
                               "MNIST_IMPORT_MAX_FILE_MB": "1.5"})
     assert (limits.total_pixels, limits.memory_bytes, limits.upload_bytes) == (1000, 512 * MB, int(1.5 * MB))
     assert Limits.from_env({}) == Limits()
-    with pytest.raises(DatasetError, match="MNIST_IMPORT_CPU_SECONDS must be above 0"):
+    with pytest.raises(DataError, match="MNIST_IMPORT_CPU_SECONDS must be above 0"):
         Limits.from_env({"MNIST_IMPORT_CPU_SECONDS": "0"})
 
 
@@ -63,7 +64,7 @@ def test_an_npz_bomb_is_refused_from_its_header_before_anything_is_inflated():
     np.savez_compressed(bomb, images=np.zeros((40_000, 28, 28), dtype=np.uint8), labels=np.zeros(40_000, int))
     assert len(bomb.getvalue()) < 100_000  # 31 MB of pixels
     tracemalloc.reset_peak()
-    with pytest.raises(DatasetError, match=r"31,360,000 pixels in all; the limit is 10,000,000 .*Nothing was read"):
+    with pytest.raises(DataError, match=r"31,360,000 pixels in all; the limit is 10,000,000 .*Nothing was read"):
         datasets.analyse_bytes("bomb.npz", bomb.getvalue(), limits=Limits(total_pixels=10_000_000))
     assert tracemalloc.get_traced_memory()[1] < 2 * MB
     tracemalloc.stop()
@@ -71,17 +72,17 @@ def test_an_npz_bomb_is_refused_from_its_header_before_anything_is_inflated():
 
 def test_npz_headers_that_declare_more_than_the_data_or_the_limits_are_refused():
     huge = {"descr": "<f8", "fortran_order": False, "shape": (10**7, 28, 28)}
-    with pytest.raises(DatasetError, match=r"declares 59,814 MB \(float64.*Nothing was read"):
+    with pytest.raises(DataError, match=r"declares 59,814 MB \(float64.*Nothing was read"):
         datasets.analyse_bytes("f.npz", make_zip({"images.npy": npy_member(huge, b""), "labels.npy": b""}),
                                limits=Limits(total_pixels=10**10))
     liar = {"descr": "|u1", "fortran_order": False, "shape": (10, 28, 28)}
-    with pytest.raises(DatasetError, match="does not match the size its header declares"):
+    with pytest.raises(DataError, match="does not match the size its header declares"):
         datasets.analyse_bytes("l.npz", make_zip({"images.npy": npy_member(liar, b"\0" * 100)}))
     odd = {"descr": [("a", "<i4")], "fortran_order": False, "shape": (3,)}
-    with pytest.raises(DatasetError, match="which is not supported"):
+    with pytest.raises(DataError, match="which is not supported"):
         datasets.analyse_bytes("s.npz", make_zip({"images.npy": npy_member(odd, b"\0" * 12)}))
     wide = {"descr": "|u1", "fortran_order": False, "shape": (1, 5000, 5000)}
-    with pytest.raises(DatasetError, match="images of 5000x5000 pixels; the limit is 1,000,000 per image"):
+    with pytest.raises(DataError, match="images of 5000x5000 pixels; the limit is 1,000,000 per image"):
         datasets.analyse_bytes("w.npz", make_zip({"images.npy": npy_member(wide, b"")}),
                                limits=Limits(image_pixels=1_000_000))
 
@@ -125,7 +126,7 @@ def test_a_device_node_is_never_opened(tmp_path, monkeypatch):
     analysis = datasets.analyse_path(tmp_path / "src")
     assert ("bar/zero.png", "not a regular file (never opened)") in analysis.data.skipped
     assert str(node) not in opened and len(opened) == 9
-    with pytest.raises(DatasetError, match="neither a regular file nor a folder"):
+    with pytest.raises(DataError, match="neither a regular file nor a folder"):
         datasets.analyse_path("/dev/zero")
     assert "/dev/zero" not in opened
 
@@ -155,12 +156,12 @@ def test_a_folder_inside_a_root_is_named_relative_to_it(allowed):
 @pytest.mark.parametrize("path", ["../home", "/etc", "~", "digits/../../home", "escape", "escape/a"])
 def test_paths_out_of_the_root_are_refused(allowed, path):
     os.symlink(allowed.parent / "home", allowed / "escape")
-    with pytest.raises(DatasetError, match="relative to the chosen folder|leads outside the folders") as info:
+    with pytest.raises(DataError, match="relative to the chosen folder|leads outside the folders") as info:
         datasets.analyse_path(path, root=allowed.resolve())
     assert str(allowed.parent) not in str(info.value)
 
 
 def test_a_missing_path_in_a_root_is_named_without_the_roots_own_path(allowed):
-    with pytest.raises(DatasetError, match="^imports/nothing does not exist on this machine"):
+    with pytest.raises(DataError, match="^imports/nothing does not exist on this machine"):
         datasets.analyse_path("nothing", root=allowed.resolve())
 

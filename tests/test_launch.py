@@ -97,7 +97,7 @@ def test_worker_with_an_unreadable_config_marks_the_run_failed(runs_dir, tmp_pat
     run_dir = runs.create_run(runs_dir, QUICK)
     (run_dir / "config.json").write_text('{"data": "mnist-sample", "epochs": 1, "colour": "red"}')
     assert launch.main([str(run_dir), str(tmp_path)]) == 1
-    status = runs.read_json(run_dir / "status.json")
+    status = files.read_json(run_dir / "status.json")
     assert status["status"] == "failed" and status["error"].startswith("bad config.json: colour: unknown field colour;")
     info = runs.read_run(run_dir)  # listed as broken, deletable, skipped by the pages
     assert info.status == runs.BROKEN and info.error.startswith("broken run folder: config.json is not a training")

@@ -20,10 +20,11 @@ from crafted_checkpoints import CHUNK, checkpoint, good_checkpoint, with_extra_m
 from dataset_files import shape_zip
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import datasets, runs, transfer
+from mnist_core import runs, transfer
 from mnist_core.checkpoint import CheckpointError, check_zip
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError, load_dataset
+from mnist_core.own_data import datasets
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "data.py")
 SHAPES = ["bar", "box", "dash"]

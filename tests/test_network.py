@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mnist_core.model import make_net
+from mnist_core.nets import make_net
 from mnist_core.network import METHODS, attributions, feature_maps, first_conv_filters, layer_table
 from mnist_core.predict import predict_proba
 

@@ -21,7 +21,7 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("network")
     data_dir, runs_dir = root / "data", root / "runs"
     notebook = make_finished_run(runs_dir, data_dir, epochs=1, seed=1)
-    fast = make_finished_run(runs_dir, data_dir, epochs=1, seed=2, model="fast")
+    fast = make_finished_run(runs_dir, data_dir, epochs=1, seed=2, architecture="fast")
     return data_dir, runs_dir, notebook, fast
 
 

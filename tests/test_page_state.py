@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from review_helpers import make_fake_run, unescaped
+from apptest_helpers import unescaped
+from fake_run import make_fake_run
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
 from mnist_core.data import DIGITS, load_dataset
-from mnist_core.review_store import ReviewStore
+from mnist_core.review.store import ReviewStore
 from ui.text import md_escape
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -9,16 +9,10 @@ import pytest
 from fake_run import make_fake_run
 
 from mnist_core import runs
-<<<<<<< HEAD
-from mnist_core.corrections import read_corrections
-from mnist_core.review import main
-from mnist_core.review_export import export_rows, read_rows_csv, read_rows_json
-from mnist_core.review_store import ReviewStore, default_db_url
-=======
 from mnist_core.review.__main__ import main
+from mnist_core.review.corrections import read_corrections
 from mnist_core.review.export import export_rows, read_rows_csv, read_rows_json
 from mnist_core.review.store import ReviewStore, default_db_url
->>>>>>> layout
 
 # The hand-computed example of tests/test_suspects.py, with an imported dataset's class names.
 LABELS = np.array([0, 0, 1, 1, 2, 2])
@@ -129,7 +123,7 @@ def test_exported_csv_cells_cannot_run_as_formulas_and_read_back_as_typed(tmp_pa
     assert second["notes"] == "ann: -2 is the better label" and second["reviewers"] == "ann"  # nothing to escape
     for row in rows:  # no cell a spreadsheet would evaluate
         assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in row.values())
-    expected = export_rows(store.history(run.name), LABELS, PROBS, FORMULA_NAMES)
+    expected = export_rows(store.history(run.name), PROBS, LABELS, FORMULA_NAMES)
     assert read_rows_csv(out.read_text()) == expected  # the names read back exactly, "-1" included
     assert expected[1]["given_name"] == "-1" and expected[0]["reviewers"] == ["=cmd|' /C calc'!A0", "'quoted"]
 

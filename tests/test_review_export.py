@@ -135,8 +135,7 @@ def test_export_has_one_row_per_image_and_round_trips_through_csv_and_json():
 
 def test_export_refuses_a_verdict_beyond_the_runs_test_set():
     with pytest.raises(ValueError, match="test image 9, but run run-1 has 4 test images"):
-<<<<<<< HEAD
-        export_rows([verdict(1, 9, "ann", "fine")], np.zeros(4, dtype=int), np.full((4, 3), 1 / 3), ["a", "b", "c"])
+        export_rows([verdict(1, 9, "ann", "fine")], np.full((4, 3), 1 / 3), np.zeros(4, dtype=int), ["a", "b", "c"])
 
 
 @pytest.mark.parametrize("text, cell", [
@@ -145,6 +144,3 @@ def test_export_refuses_a_verdict_beyond_the_runs_test_set():
 def test_csv_cells_starting_like_a_formula_get_a_quote_that_reads_back_off(text, cell):
     assert csv_cell(text) == cell and csv_text(cell) == text
     assert csv_cell(7) == 7 and csv_cell(0.5) == 0.5  # numbers are numbers, never text
-=======
-        export_rows([verdict(1, 9, "ann", "fine")], np.full((4, 3), 1 / 3), np.zeros(4, dtype=int), ["a", "b", "c"])
->>>>>>> layout

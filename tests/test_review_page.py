@@ -15,11 +15,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-<<<<<<< HEAD
-from review_helpers import make_fake_run, unescaped
-=======
+from apptest_helpers import unescaped
 from fake_run import make_fake_run
->>>>>>> layout
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from mounts import mounted
 
-from mnist_core import procs, runs
+from mnist_core import files, procs, runs
 from mnist_core.config import TrainConfig
 
 SECRET = "hunter2-password"  # in a malformed file: must never reach a message
@@ -36,7 +36,7 @@ def unrelated_process() -> Iterator[subprocess.Popen]:
 def _orphaned_run(runs_dir: Path, **status) -> Path:
     """A run whose status.json says running, as its worker left it."""
     run_dir = runs.create_run(runs_dir, TrainConfig(data="mnist-sample"))
-    runs.write_json_atomic(run_dir / "status.json", {"status": "running", "created": "2026-12-01T10:00:00",
+    files.write_json_atomic(run_dir / "status.json", {"status": "running", "created": "2026-12-01T10:00:00",
                                                      **status})
     return run_dir
 
@@ -136,7 +136,7 @@ def test_a_full_disk_does_not_break_reading(tmp_path):
                 os.write(fd, b"\0" * 4096)
         os.close(fd)
         with pytest.raises(OSError, match="No space left"):
-            runs.write_json_atomic(full / "probe.json", {"padding": "x" * 10_000})
+            files.write_json_atomic(full / "probe.json", {"padding": "x" * 10_000})
         info = runs.read_run(dead)
         assert info.status == "failed" and info.error == runs.DEAD_WORKER
 

@@ -102,11 +102,7 @@ def test_run_of_a_dead_worker_becomes_failed(runs_dir):
     before = (run_dir / "status.json").read_bytes()
     info = runs.read_run(run_dir)
     assert info.status == "failed" and info.error == "the training worker stopped unexpectedly"
-<<<<<<< HEAD
     assert (run_dir / "status.json").read_bytes() == before  # reading never writes
-=======
-    assert files.read_json(run_dir / "status.json")["status"] == "failed"  # written back, once
->>>>>>> layout
 
 
 def test_status_updates_can_be_conditional(runs_dir):
@@ -150,10 +146,10 @@ def test_half_written_metrics_line_is_ignored_and_later_events_survive(runs_dir)
 
 def test_checkpoint_round_trip_gives_identical_predictions(tmp_path, mnist_subset):
     torch.manual_seed(0)
-    model = make_net("notebook")
+    net = make_net("notebook")
     images = mnist_subset.test_images[:200]
-    before = predict_proba(model, images, META["mean"], META["std"])
-    runs.save_checkpoint(tmp_path / "model.pt", model, {**META, "test_accuracy": 0.5})
+    before = predict_proba(net, images, META["mean"], META["std"])
+    runs.save_checkpoint(tmp_path / "model.pt", net, {**META, "test_accuracy": 0.5})
     loaded, meta = runs.load_checkpoint(tmp_path / "model.pt")
     assert meta == {**META, "test_accuracy": 0.5}
     assert not loaded.training
@@ -198,11 +194,7 @@ BAD_CHECKPOINTS = {
                           r"do not fit architecture 'notebook' with 5 classes: out.weight is shape \(10, 60\), "
                           r"expected torch.float32 of shape \(5, 60\)"),
     "unknown architecture": (lambda: {"meta": {**META, "architecture": "resnet"}, "state_dict": {}},
-<<<<<<< HEAD
                              r"Checkpoint architecture not supported: MNIST Lab has notebook, fast, best\.$"),
-=======
-                             r"Checkpoint architecture not supported: unknown architecture 'resnet'"),
->>>>>>> layout
     "no class names": (lambda: {"meta": {**META, "class_names": []}, "state_dict": {}},
                        r"Checkpoint metadata has no class_names"),
     "no normalisation": (lambda: {"meta": {**META, "std": 0.0}, "state_dict": {}},

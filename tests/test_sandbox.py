@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 from dataset_files import big_png, make_zip
 
-from mnist_core import datasets
-from mnist_core.archive import MB, DatasetError, Limits
-from mnist_core.sandbox import ImportCancelled, run_limited
+from mnist_core.data import DataError
+from mnist_core.own_data import datasets
+from mnist_core.own_data.archive import MB, Limits
+from mnist_core.own_data.sandbox import ImportCancelled, run_limited
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +55,7 @@ def test_an_npz_that_needs_too_much_memory_is_stopped():
     np.savez_compressed(bomb, images=np.zeros((30_000, 28, 28)), labels=np.zeros(30_000, int))  # 188 MB float64
     assert len(bomb.getvalue()) < 500_000
     limits = Limits(memory_bytes=64 * MB)
-    with pytest.raises(DatasetError, match=r"needed more than 64 MB of memory \(MNIST_IMPORT_MEMORY_MB\)"):
+    with pytest.raises(DataError, match=r"needed more than 64 MB of memory \(MNIST_IMPORT_MEMORY_MB\)"):
         run_limited(datasets.analyse_bytes, ("bomb.npz", bomb.getvalue(), 0.2, 0, limits), limits)
 
 
@@ -65,7 +66,7 @@ def spin() -> None:
 
 def test_an_analysis_is_stopped_at_the_cpu_limit():
     start = time.monotonic()
-    with pytest.raises(DatasetError, match=r"more than 1 s of CPU time \(MNIST_IMPORT_CPU_SECONDS\)"):
+    with pytest.raises(DataError, match=r"more than 1 s of CPU time \(MNIST_IMPORT_CPU_SECONDS\)"):
         run_limited(spin, (), Limits(cpu_seconds=1))
     assert time.monotonic() - start < 15
 
@@ -94,7 +95,7 @@ def test_an_exception_while_waiting_kills_the_child(tmp_path):
 def test_the_child_dies_with_the_server(tmp_path):
     pid_file = tmp_path / "pid"
     code = ("import sys; sys.path.insert(0, 'tests'); from test_sandbox import sleeper; "
-            "from mnist_core.sandbox import run_limited; from mnist_core.archive import Limits\n"
+            "from mnist_core.own_data.sandbox import run_limited; from mnist_core.own_data.archive import Limits\n"
             f"if __name__ == '__main__': run_limited(sleeper, ({str(pid_file)!r},), Limits())")
     server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
     deadline = time.monotonic() + 60

@@ -100,11 +100,7 @@ def test_another_architecture_is_refused(trained, tmp_path):
     meta = runs.load_checkpoint(trained[1] / "model.pt")[1]
     state = make_net("notebook", 3).state_dict()
     refuse(checkpoint_bytes(meta | {"architecture": "resnet50"}, state), trained[0], tmp_path / "r",
-<<<<<<< HEAD
            "architecture not supported: MNIST Lab has notebook, fast, best")
-=======
-           "architecture not supported: unknown architecture 'resnet50'")
->>>>>>> layout
     other = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 3)).state_dict()
     refuse(checkpoint_bytes(meta, other), trained[0], tmp_path / "r", "weights do not fit architecture 'notebook'")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_core import launch, runs
+from mnist_core import files, launch, runs
 from mnist_core.config import TrainConfig
 from mnist_core.data import Dataset
 from mnist_core.distributed import DistContext
@@ -48,7 +48,7 @@ def _wait_for(condition, timeout: float, what: str):
 def _kill_workers(runs_dir: Path) -> None:
     for info in runs.list_runs(runs_dir):
         if info.status == "running":
-            os.kill(runs.read_json(info.path / "status.json")["pid"], signal.SIGKILL)
+            os.kill(files.read_json(info.path / "status.json")["pid"], signal.SIGKILL)
 
 
 def test_sessions_starting_together_get_one_run_and_a_clear_refusal(tmp_path):
@@ -90,7 +90,7 @@ def _process_state(pid: int) -> str | None:
 
 def test_a_finished_worker_is_reaped_not_left_a_zombie(tmp_path):
     run_dir = launch.start_worker(QUICK, tmp_path / "runs", tmp_path / "data")
-    pid = runs.read_json(run_dir / "status.json")["pid"]
+    pid = files.read_json(run_dir / "status.json")["pid"]
     _wait_for(lambda: runs.read_run(run_dir).status != "running", 120, "the worker to finish")
     assert runs.read_run(run_dir).status == "finished"
     # No other subprocess is started meanwhile (Popen reaps old children as a side effect).

@@ -2,7 +2,7 @@
 kept from an earlier upload. Never a typed path: a visitor must not make the server read a file of their choice.
 
 An upload is parsed in memory, checked against the chosen data source and kept, re-written, under
-<runs dir>/corrections/ (mnist_core.corrections.store_corrections); the run's config names the kept file, so the
+<runs dir>/corrections/ (mnist_core.review.corrections.store_corrections); the run's config names the kept file, so the
 run can be reproduced. Try it: `streamlit run app.py`, Train, "Label corrections".
 """
 from __future__ import annotations
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from mnist_core.corrections import (
+from mnist_core.data import DataError
+from mnist_core.review.corrections import (
     MAX_BYTES,
     STORE,
     CorrectionsError,
@@ -20,7 +21,6 @@ from mnist_core.corrections import (
     store_corrections,
     stored_corrections,
 )
-from mnist_core.data import DataError
 from ui import state
 
 UPLOAD_KEY = "train_corrections_upload"

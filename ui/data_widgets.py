@@ -11,18 +11,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-<<<<<<< HEAD
-from mnist_core.archive import printable
 from mnist_core.checkpoint import max_checkpoint_bytes
-from mnist_core.datasets import (
-    Analysis,
-    DatasetError,
-    Limits,
-=======
 from mnist_core.data import DataError
+from mnist_core.own_data.archive import printable
 from mnist_core.own_data.datasets import (
     Analysis,
->>>>>>> layout
+    Limits,
     analyse_bytes,
     analyse_path,
     import_roots,
@@ -30,8 +24,8 @@ from mnist_core.own_data.datasets import (
     preview,
     remove_dataset,
 )
+from mnist_core.own_data.sandbox import run_limited
 from mnist_core.runs import RunStoreError
-from mnist_core.sandbox import run_limited
 from mnist_core.transfer import export_file_name, export_model, import_model
 from ui import state
 from ui.grid import render_grid
@@ -69,17 +63,7 @@ def analysis_for(upload, root: Path | None, folder: str, test_fraction: float) -
         return None
     cached = st.session_state.get(ANALYSIS_KEY)
     if cached is None or cached[0] != source:
-<<<<<<< HEAD
         st.session_state[ANALYSIS_KEY] = cached = (source, _analyse(upload, root, folder, test_fraction))
-=======
-        try:
-            with st.spinner("Reading and checking every file…"):
-                result = (analyse_bytes(upload.name, upload.getvalue(), test_fraction) if upload is not None
-                          else analyse_path(source[1], test_fraction))
-        except DataError as exc:
-            result = str(exc)
-        st.session_state[ANALYSIS_KEY] = cached = (source, result)
->>>>>>> layout
     if isinstance(cached[1], str):
         st.error(cached[1])
         return None
@@ -103,7 +87,7 @@ def _analyse(upload, root: Path | None, folder: str, test_fraction: float) -> An
         with st.spinner("Reading and checking every file…"):
             return run_limited(*call, limits, on_wait=lambda elapsed: status.caption(
                 f"{elapsed:.0f} s so far (stopped after {limits.cpu_seconds:,} s of CPU time)"))
-    except DatasetError as exc:
+    except DataError as exc:
         return str(exc)
     finally:
         cancel.empty()
@@ -144,13 +128,8 @@ def dataset_manager(data_dir: Path) -> None:
                        "without it)", key="data_remove_confirm")
     if st.button("Remove", key="data_remove", disabled=not sure):
         try:
-<<<<<<< HEAD
             remove_dataset(choice, data_dir=data_dir)
-        except (DatasetError, OSError) as exc:
-=======
-            remove_dataset(choice, data_dir)
         except (DataError, OSError) as exc:
->>>>>>> layout
             st.error(f"Could not remove {choice!r}: {exc}")
             return
         for key in ("data_remove_choice", "data_remove_confirm", ANALYSIS_KEY):

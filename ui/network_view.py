@@ -14,7 +14,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from mnist_core.network import METHODS, attributions, feature_maps, first_conv_filters, layer_table
 from mnist_core.predict import predict_proba
 from ui.grid import grid_png
-from ui.state import cached_model
+from ui.state import cached_net
 
 DRAWING_KEY = "network_drawing"  # session_state: the Draw page's latest 28x28 digit (uint8), for the Network page
 MAX_CHANNELS = 32  # feature maps shown per layer: a 64-channel layer's maps are 4x4 pixels, half of them tell it
@@ -38,7 +38,7 @@ def heat_over(image: np.ndarray, attr: np.ndarray) -> np.ndarray:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def cached_layers(run_dir: str, mtime: float) -> pd.DataFrame:
-    rows = layer_table(cached_model(run_dir, mtime)[0])
+    rows = layer_table(cached_net(run_dir, mtime)[0])
     table = pd.DataFrame(rows)
     table["output shape"] = table["output shape"].map(lambda s: " x ".join(map(str, s)))
     return table
@@ -47,10 +47,10 @@ def cached_layers(run_dir: str, mtime: float) -> pd.DataFrame:
 @st.cache_resource(show_spinner="Opening the network…", max_entries=32)
 def cached_inside(run_dir: str, mtime: float, index: int, image_bytes: bytes, targets: tuple[int, ...]) -> dict:
     """Feature maps and attributions of one image (its bytes are part of the key: a drawing has no index)."""
-    model, meta = cached_model(run_dir, mtime)
+    net, meta = cached_net(run_dir, mtime)
     image = np.frombuffer(image_bytes, dtype=np.uint8).reshape(28, 28)
-    return {"maps": feature_maps(model, image, meta["mean"], meta["std"]),
-            "attr": {t: attributions(model, image, meta["mean"], meta["std"], target=t) for t in targets}}
+    return {"maps": feature_maps(net, image, meta["mean"], meta["std"]),
+            "attr": {t: attributions(net, image, meta["mean"], meta["std"], target=t) for t in targets}}
 
 
 def inside(run_dir: Path, image: np.ndarray, targets: tuple[int, ...], index: int = -1) -> dict:
@@ -70,13 +70,13 @@ def open_in_network(run_id: str, index: int | None = None, container=st) -> None
 
 def predict_one(run_dir: Path, image: np.ndarray) -> np.ndarray:
     """(C,) probabilities of one (28, 28) uint8 image, through the one prediction primitive."""
-    model, meta = cached_model(str(run_dir), (Path(run_dir) / "model.pt").stat().st_mtime)
-    return predict_proba(model, torch.tensor(image, dtype=torch.uint8)[None], meta["mean"], meta["std"])[0].numpy()
+    net, meta = cached_net(str(run_dir), (Path(run_dir) / "model.pt").stat().st_mtime)
+    return predict_proba(net, torch.tensor(image, dtype=torch.uint8)[None], meta["mean"], meta["std"])[0].numpy()
 
 
 def filters_png(run_dir: Path) -> bytes:
-    model, _ = cached_model(str(run_dir), (Path(run_dir) / "model.pt").stat().st_mtime)
-    filters = first_conv_filters(model)
+    net, _ = cached_net(str(run_dir), (Path(run_dir) / "model.pt").stat().st_mtime)
+    filters = first_conv_filters(net)
     return grid_png(to_gray(filters), [f"filter {i}" for i in range(len(filters))], cols=8, scale=3)
 
 

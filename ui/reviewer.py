@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-<<<<<<< HEAD
-from mnist_core.review_store import MAX_REVIEWER, VerdictError, clean_reviewer
+from mnist_core.review.store import MAX_REVIEWER, VerdictError, clean_reviewer
 from ui.text import md_escape
 from ui.url import publish
-=======
-from mnist_core.review.store import MAX_REVIEWER
->>>>>>> layout
 
 REVIEWER_KEY = "reviewer_name"  # session_state key of the reviewer's name (not a widget key)
 NAME_WIDGET = "review_reviewer"

@@ -26,11 +26,8 @@ from mnist_core.data import (
 )
 from mnist_core.review.store import ReviewStore, configured_db_url
 from mnist_core.runs import RunInfo, RunStoreError
-<<<<<<< HEAD
 from ui.text import md_escape
-=======
 from ui.url import RUN_PARAM, param
->>>>>>> layout
 
 RUN_KEY = "selected_run_id"  # session_state key of the run the pages show (not a widget key)
 
@@ -152,7 +149,7 @@ def selected_run() -> RunInfo | None:
     """The run chosen in the sidebar (or by ?run= in the URL); else the default_run."""
     finished = finished_runs()
     by_id = {r.run_id: r for r in finished}
-    chosen = st.session_state.get(RUN_KEY) or param(RUN_PARAM)
+    chosen = asked_run_id()
     if chosen in by_id:
         return by_id[chosen]
     return default_run(finished)
@@ -160,7 +157,7 @@ def selected_run() -> RunInfo | None:
 
 def asked_run_id() -> str | None:
     """The run this session or its link asks for (the sidebar's last choice, else ?run=), valid or not."""
-    return st.session_state.get(RUN_KEY) or st.query_params.get("run")
+    return st.session_state.get(RUN_KEY) or param(RUN_PARAM)
 
 
 def missing_run_notice(shown: RunInfo | None) -> str | None:
@@ -221,9 +218,5 @@ def require_run_view() -> RunView:
 
 def run_label(info: RunInfo) -> str:
     acc = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "—"
-<<<<<<< HEAD
     flag = " · ⚠ did not learn" if info.warning else ""
-    return f"{info.run_id} · {info.config.get('data')} · {info.config.get('model')} · {acc}{flag}"
-=======
-    return f"{info.run_id} · {info.config.get('data')} · {info.config.get('architecture')} · {acc}"
->>>>>>> layout
+    return f"{info.run_id} · {info.config.get('data')} · {info.config.get('architecture')} · {acc}{flag}"

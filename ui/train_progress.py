@@ -192,7 +192,8 @@ def runs_table() -> None:
         st.caption("No runs yet.")
         return
     st.dataframe(pd.DataFrame([{  # text, with "" for what a run does not have yet (not a literal None)
-        "run": r.run_id, "status": r.status, "data": r.config.get("data") or "", "model": r.config.get("model") or "",
+        "run": r.run_id, "status": r.status, "data": r.config.get("data") or "",
+        "architecture": r.config.get("architecture") or "",
         "epochs": r.config.get("epochs"), "test accuracy": _accuracy(r),
         "duration (s)": f"{r.duration:.1f}" if r.duration else "", "created": r.created,
         "problem": r.warning or (r.error if r.status != "finished" else "") or "",

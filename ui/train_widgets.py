@@ -8,16 +8,9 @@ import streamlit as st
 import torch
 
 from mnist_core.config import OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
-<<<<<<< HEAD
-from mnist_core.data import DataError, Dataset, list_data_sources
-from mnist_core.distributed import max_workers
-from mnist_core.model import MODELS
-=======
-from mnist_core.data import DataError, idx_dir, list_data_sources
+from mnist_core.data import DataError, Dataset, idx_dir, list_data_sources
 from mnist_core.distributed import max_workers
 from mnist_core.nets import ARCHITECTURES
-from mnist_core.progress import summarize
->>>>>>> layout
 from ui import state
 from ui.corrections_picker import corrections_picker
 from ui.grid import grid_png
@@ -50,15 +43,9 @@ def config_form() -> TrainConfig:
     left, middle, right = st.columns(3)
     recipe = left.selectbox("Preset", list(RECIPES), key="train_recipe", on_change=_apply_preset,
                             help="A starting point for every field below; the fields stay editable.")
-<<<<<<< HEAD
     left.caption(preset_caption(recipe))
-    data = left.selectbox("Data source", sources, index=sources.index(default_source), key="train_data")
-    model = left.selectbox("Model", list(MODELS), key="train_model")
-=======
-    left.caption(RECIPE_NOTES[recipe])
     data = left.selectbox("Data source", names, index=names.index(default_data), key="train_data")
     architecture = left.selectbox("Architecture", list(ARCHITECTURES), key="train_architecture")
->>>>>>> layout
     epochs = middle.number_input("Epochs", 1, 200, key="train_epochs")
     batch_size = middle.number_input("Batch size", 1, 8192, key="train_batch_size")
     lr = middle.number_input("Learning rate", 1e-6, 10.0, key="train_lr", format="%.1e", step=1e-4)
@@ -75,13 +62,8 @@ def config_form() -> TrainConfig:
     preset = {k: v for k, v in RECIPES[recipe].items() if k not in FORM_FIELDS}
     return dataclasses.replace(
         TrainConfig(data=data, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), optimizer=optimizer,
-<<<<<<< HEAD
-                    seed=int(seed), shuffle=bool(shuffle), device=device, model=model, recipe=recipe,
-                    label_corrections=corrections, workers=int(workers)), **preset)
-=======
                     seed=int(seed), shuffle=bool(shuffle), device=device, architecture=architecture, recipe=recipe,
-                    label_corrections=corrections.strip(), workers=int(workers)), **preset)
->>>>>>> layout
+                    label_corrections=corrections, workers=int(workers)), **preset)
 
 
 def data_preview(name: str) -> None:
@@ -108,73 +90,3 @@ def data_summary(dataset: Dataset) -> str:
     return (f"{dataset.name} · {len(dataset.train_labels):,} training and {len(dataset.test_labels):,} test images"
             f" · {dataset.num_classes} classes · {height}×{width} grayscale")
 
-<<<<<<< HEAD
-=======
-
-@st.fragment(run_every=1.0)
-def live_progress() -> None:
-    info = watched_run()
-    if info is None:
-        return
-    p = summarize(runs.read_events(info.path), info.config["epochs"])
-    st.subheader(f"Run {info.run_id} · {info.status}")
-    eta = f", about {p.eta:.0f} s left" if p.eta is not None and info.status == "running" else ""
-    st.progress(p.epoch_fraction, text=f"Epoch {p.epoch + 1}/{p.epochs}: {p.epoch_fraction:.0%}")
-    st.progress(p.overall, text=f"Whole run: {p.overall:.0%} in {p.elapsed:.0f} s{eta}")
-    if info.status == "running":
-        if st.button("Cancel training", key="train_cancel"):
-            runs.request_cancel(info.path)
-            st.toast("Cancel requested: the worker stops after its current batch.")
-    elif info.status == "finished":
-        st.success(f"Finished: test accuracy {info.test_accuracy:.2%} in {info.duration:.0f} s.")
-    else:
-        st.error(f"Run {info.status}: {info.error or 'stopped'}")
-    left, right = st.columns(2)
-    if p.loss_curve:
-        x, y = zip(*p.loss_curve, strict=True)
-        fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="running loss"))
-        fig.update_layout(title="Training loss", xaxis_title="epoch", yaxis_title="cross-entropy", height=300)
-        left.plotly_chart(fig, key="train_loss_chart")
-    if p.epoch_rows:
-        rows = pd.DataFrame(p.epoch_rows)
-        fig = go.Figure(go.Scatter(x=rows["epoch"] + 1, y=rows["test_accuracy"], mode="lines+markers"))
-        low = float(rows["test_accuracy"].min())
-        fig.update_layout(title="Test accuracy per epoch", height=300,
-                          xaxis=dict(title="epoch", dtick=1, range=[0.5, max(p.epochs, 1) + 0.5]),
-                          yaxis=dict(title="accuracy", tickformat=".1%", range=[max(0.0, low - 0.02), 1.0]))
-        right.plotly_chart(fig, key="train_acc_chart")
-    if info.status != "running" and st.session_state.get("train_seen_end") != info.run_id:
-        st.session_state["train_seen_end"] = info.run_id
-        st.rerun(scope="app")  # refresh the sidebar's run list and the runs table once
-
-
-def runs_table() -> None:
-    all_runs = runs.list_runs(state.runs_dir())
-    st.subheader("Runs")
-    if not all_runs:
-        st.caption("No runs yet.")
-        return
-    st.dataframe(pd.DataFrame([{
-        "run": r.run_id, "status": r.status, "data": r.config.get("data"),
-        "architecture": r.config.get("architecture"),
-        "epochs": r.config.get("epochs"), "test accuracy": r.test_accuracy,
-        "duration (s)": round(r.duration, 1) if r.duration else None, "created": r.created,
-    } for r in all_runs]), hide_index=True, key="train_runs_table")
-    pick = st.selectbox("Run to delete", [r.run_id for r in all_runs], key="train_delete_pick")
-    if st.button("Delete run…", key="train_delete"):
-        st.session_state["train_confirm_delete"] = pick
-    if st.session_state.get("train_confirm_delete") == pick:
-        target = next(r for r in all_runs if r.run_id == pick)
-        st.warning(f"Delete run {pick} and its model for good?")
-        yes, no = st.columns(2)
-        if yes.button("Yes, delete", key="train_delete_confirm", type="primary"):
-            if target.status == "running":
-                st.error("This run is still training: cancel it first.")
-            else:
-                runs.delete_run(target.path)
-                st.session_state.pop("train_confirm_delete")
-                st.rerun()
-        if no.button("Keep it", key="train_delete_keep"):
-            st.session_state.pop("train_confirm_delete")
-            st.rerun()
->>>>>>> layout

@@ -3,7 +3,8 @@
     python -m mnist_core.own_data import PATH --name NAME [--test-fraction 0.2] [--seed 0] [--dry-run]
     python -m mnist_core.own_data list
     python -m mnist_core.own_data remove NAME
-    (each takes --data-dir DIR; the default is $MNIST_DATA_DIR or ./data)
+    (each takes --datasets-dir DIR, default $MNIST_DATASETS_DIR else datasets/ beside the runs dir, and
+    --data-dir DIR, whose datasets/ folder, the old place, is still listed)
 
 Bad input prints one line `error: ...` and exits 2; a folder that cannot be written exits 1.
 """
@@ -13,13 +14,19 @@ import sys
 from argparse import Namespace
 
 from mnist_core.cli import ArgumentParser, fail
-from mnist_core.data import DataError, default_data_dir
+from mnist_core.data import DataError, default_data_dir, default_datasets_dir
+from mnist_core.own_data.archive import printable
 from mnist_core.own_data.datasets import analyse_path, commit, list_imported, remove_dataset, validate_name
 
 
 def parse_args(argv: list[str] | None) -> Namespace:
     common = ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", default=str(default_data_dir()), help="default: $MNIST_DATA_DIR or ./data")
+    common.add_argument("--datasets-dir", default=str(default_datasets_dir()),
+                        help="where imported datasets live; default: $MNIST_DATASETS_DIR, else datasets/ beside "
+                             "the runs dir")
+    common.add_argument("--data-dir", default=str(default_data_dir()),
+                        help="also list datasets from <data dir>/datasets (their old place); default: "
+                             "$MNIST_DATA_DIR or ./data")
     p = ArgumentParser(prog="python -m mnist_core.own_data", description="Import your own datasets.")
     sub = p.add_subparsers(dest="command", required=True)
     imp = sub.add_parser("import", parents=[common], help="import a .zip, an .npz or a folder of class folders")
@@ -38,27 +45,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if args.command == "list":
-            for row in list_imported(args.data_dir):
+            for row in list_imported(args.datasets_dir, args.data_dir):
                 counts = row.get("counts", {})
-                print(f"{row['name']}: " + (row.get("error") or f"{len(row['class_names'])} classes, "
+                print(printable(f"{row['name']}: " + (row.get("error") or f"{len(row['class_names'])} classes, "
                       f"{sum(counts['train'].values()):,} train, {sum(counts['test'].values()):,} test, "
-                      f"from {row['source']['file']}"))
+                      f"from {row['source']['file']}")))
         elif args.command == "remove":
-            remove_dataset(args.name, args.data_dir)
+            remove_dataset(args.name, args.datasets_dir, args.data_dir)
             print(f"removed {args.name}")
         else:
-            validate_name(args.name, args.data_dir)  # before reading what may be gigabytes
+            validate_name(args.name, args.datasets_dir, args.data_dir)  # before reading what may be gigabytes
             analysis = analyse_path(args.path, args.test_fraction, args.seed)
             print("\n".join(analysis.report()))
             if args.dry_run:
                 print("dry run: nothing was written")
                 return 0
-            folder = commit(analysis, args.name, args.data_dir)
+            folder = commit(analysis, args.name, args.datasets_dir, args.data_dir)
             print(f"imported {args.name!r} into {folder}\ntrain on it: python -m mnist_core.train --data {args.name}")
     except DataError as exc:
-        return fail(exc, 2)
+        return fail(printable(str(exc)), 2)
     except OSError as exc:
-        return fail(f"could not write to {args.data_dir}: {exc}", 1)
+        return fail(f"could not write to {args.datasets_dir}: {exc}", 1)
     return 0
 
 

@@ -13,14 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-<<<<<<< HEAD:mnist_core/analysis.py
-from mnist_core.archive import MB, UNPRINTABLE, DatasetError, printable
-from mnist_core.convert import Collected
-=======
 from mnist_core.data import DataError
-from mnist_core.own_data.archive import MB
+from mnist_core.own_data.archive import MB, UNPRINTABLE, printable
 from mnist_core.own_data.convert import Collected
->>>>>>> layout:mnist_core/own_data/analysis.py
 
 MAX_CLASSES = 100  # make_net's range
 MANIFEST_FORMAT = 1
@@ -111,19 +106,19 @@ def _per_class(d: Collected) -> str:
 
 
 def normalise_class_names(names: list[str]) -> list[str]:
-    """Class names in Unicode NFC; DatasetError for a name with control characters, and for two names that
+    """Class names in Unicode NFC; DataError for a name with control characters, and for two names that
     look alike (equal once accents are stripped and case folded: "0" and "0" plus a combining accent, "Cat"
     and "cat"), which would be two classes nobody can tell apart."""
     normal = [unicodedata.normalize("NFC", name) for name in names]
     for name in normal:
         if any(unicodedata.category(c) in UNPRINTABLE for c in name):
-            raise DatasetError(f"Class name {printable(name)!r} contains control characters; rename it.")
+            raise DataError(f"Class name {printable(name)!r} contains control characters; rename it.")
     seen: dict[str, str] = {}
     for name in normal:
         key = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).casefold()
         if key in seen:
-            raise DatasetError(f"Class names {printable(seen[key])!r} and {printable(name)!r} look alike (they differ "
-                               "only in accents, case or Unicode form); rename or merge one of them.")
+            raise DataError(f"Class names {printable(seen[key])!r} and {printable(name)!r} look alike (they differ "
+                            "only in accents, case or Unicode form); rename or merge one of them.")
         seen[key] = name
     return normal
 
@@ -140,24 +135,16 @@ def split_collected(data: Collected, source: dict, test_fraction: float, seed: i
     if len(data.labels) == 0:
         reasons = Counter(reason.split(" (")[0] for _, reason in data.skipped).most_common(3)
         why = "; ".join(f"{n} {r}" for r, n in reasons) or "no files"
-<<<<<<< HEAD:mnist_core/analysis.py
-        raise DatasetError(printable(f"No usable images found in {source['file']} (skipped: {why}). Expected one "
-                                     "folder per class, e.g. cat/001.png, holding PNG, JPEG, BMP or TIFF images."))
+        raise DataError(printable(f"No usable images found in {source['file']} (skipped: {why}). Expected one "
+                                  "folder per class, e.g. cat/001.png, holding PNG, JPEG, BMP or TIFF images."))
     data.class_names = normalise_class_names(data.class_names)
     present = [data.class_names[k] for k in np.unique(data.labels)]
     if len(present) < 2:
         dropped = (f" {sum(data.cross_class_duplicates.values()):,} files were dropped as byte-identical copies of "
                    f"images in another class ({_per_class(data)}); a file may be in one class only."
                    if data.cross_class_duplicates else "")
-        raise DatasetError(printable(f"Only one class ({present[0]}) has images; a classifier needs at least two "
-                                     f"classes.{dropped}"))
-=======
-        raise DataError(f"No usable images found in {source['file']} (skipped: {why}). Expected one folder per "
-                           "class, e.g. cat/001.png, holding PNG, JPEG, BMP or TIFF images.")
-    present = [data.class_names[k] for k in np.unique(data.labels)]
-    if len(present) < 2:
-        raise DataError(f"Only one class ({present[0]}) has images; a classifier needs at least two classes.")
->>>>>>> layout:mnist_core/own_data/analysis.py
+        raise DataError(printable(f"Only one class ({present[0]}) has images; a classifier needs at least two "
+                                  f"classes.{dropped}"))
     if len(data.class_names) > MAX_CLASSES:
         raise DataError(f"{len(data.class_names)} classes found; at most {MAX_CLASSES} are supported.")
     rng = np.random.default_rng(seed)
@@ -172,5 +159,5 @@ def split_collected(data: Collected, source: dict, test_fraction: float, seed: i
     train, test = rng.permutation(np.flatnonzero(~is_test)), rng.permutation(np.flatnonzero(is_test))
     if len(train) == 0 or len(test) == 0:
         raise DataError(f"The {'test' if len(test) == 0 else 'train'} split is empty; add images or change "
-                           "the test fraction.")
+                        "the test fraction.")
     return Analysis(source, data, train, test, split | {"seed": seed})

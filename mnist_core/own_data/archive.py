@@ -30,11 +30,6 @@ SYMLINK_MODE = 0o120000
 SAFE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # bzip2/lzma can expand unboundedly per read
 
 
-<<<<<<< HEAD:mnist_core/archive.py
-class DatasetError(ValueError):
-    """Bad input to a dataset import: the message says what is wrong and what to do; nothing was written."""
-
-
 def printable(text: str) -> str:
     """`text` with control and format characters (ANSI escapes, newlines, bidi overrides) written as \\x1b-style
     escapes: every file, member or class name goes through it before it is printed or shown, so a name cannot
@@ -46,8 +41,6 @@ def printable(text: str) -> str:
 UNPRINTABLE = ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
 
 
-=======
->>>>>>> layout:mnist_core/own_data/archive.py
 @dataclass(frozen=True)
 class Limits:
     """Upper bounds for one import; tests shrink them. Limits.from_env() reads each from its setting."""
@@ -70,9 +63,9 @@ class Limits:
                 try:
                     values[f.name] = int(float(raw) * unit)
                 except ValueError:
-                    raise DatasetError(f"Setting {name}={raw!r} is not a number.") from None
+                    raise DataError(f"Setting {name}={raw!r} is not a number.") from None
                 if values[f.name] <= 0:
-                    raise DatasetError(f"Setting {name} must be above 0, got {raw!r}.")
+                    raise DataError(f"Setting {name} must be above 0, got {raw!r}.")
         return cls(**values)
 
 
@@ -95,9 +88,8 @@ class Member(NamedTuple):
     note: str = ""
 
 
-<<<<<<< HEAD:mnist_core/archive.py
 def read_limited(stream: BinaryIO, budget: int, what: str, head: bytes = b"") -> bytes:
-    """`head` (bytes already read from it) plus the rest of `stream`, but raise DatasetError as soon as more
+    """`head` (bytes already read from it) plus the rest of `stream`, but raise DataError as soon as more
     than `budget` bytes come out."""
     parts, total = [head], len(head)
     while total <= budget:
@@ -105,20 +97,8 @@ def read_limited(stream: BinaryIO, budget: int, what: str, head: bytes = b"") ->
             return b"".join(parts)
         parts.append(chunk)
         total += len(chunk)
-    raise DatasetError(f"{what} unpacks to more data than allowed ({budget / MB:.0f} MB in all); "
-                       "it may be a zip bomb. Nothing was imported.")
-=======
-def read_limited(stream: BinaryIO, budget: int, what: str) -> bytes:
-    """All bytes of `stream`, but raise DataError as soon as more than `budget` bytes come out."""
-    parts, total = [], 0
-    while chunk := stream.read(min(CHUNK, budget + 1 - total)):
-        parts.append(chunk)
-        total += len(chunk)
-        if total > budget:
-            raise DataError(f"{what} unpacks to more data than allowed ({budget / MB:.0f} MB in all); "
-                               "it may be a zip bomb. Nothing was imported.")
-    return b"".join(parts)
->>>>>>> layout:mnist_core/own_data/archive.py
+    raise DataError(f"{what} unpacks to more data than allowed ({budget / MB:.0f} MB in all); "
+                    "it may be a zip bomb. Nothing was imported.")
 
 
 def check_member_name(name: str) -> str | None:
@@ -132,10 +112,9 @@ def check_member_name(name: str) -> str | None:
     return None
 
 
-<<<<<<< HEAD:mnist_core/archive.py
 def zip_members(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The archive",
                 sniff: Sniff | None = None) -> Iterator[Member]:
-    """Check the whole archive now (DatasetError if unsafe), then yield its members one by one, sorted.
+    """Check the whole archive now (DataError if unsafe), then yield its members one by one, sorted.
     With `sniff`, a member whose first bytes it refuses is yielded unread, as not an image."""
     archive, infos = open_zip(data, limits, what)
     return _read_zip(archive, infos, limits, what, sniff)
@@ -143,11 +122,7 @@ def zip_members(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The a
 
 def open_zip(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The archive",
              ) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
-    """The archive and its members sorted by name, after checking all of them (DatasetError if unsafe)."""
-=======
-def zip_members(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The archive") -> Iterator[Member]:
-    """Check the whole archive now (DataError if unsafe), then yield its members one by one, sorted."""
->>>>>>> layout:mnist_core/own_data/archive.py
+    """The archive and its members sorted by name, after checking all of them (DataError if unsafe)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except Exception as exc:  # damaged archives fail in many ways inside zipfile (even NotImplementedError)
@@ -165,19 +140,14 @@ def zip_members(data: bytes, limits: Limits = DEFAULT_LIMITS, what: str = "The a
             reason = f"uses compression method {info.compress_type}; re-create the zip with standard deflate"
         if reason:
             raise DataError(f"Unsafe or unsupported archive: member {info.filename!r} {reason}. "
-                               "Nothing was imported.")
+                            "Nothing was imported.")
     declared = sum(i.file_size for i in infos)
     if declared > limits.unpacked_bytes:
         raise DataError(f"{what} declares {declared / MB:,.0f} MB of unpacked data; the limit is "
-                           f"{limits.unpacked_bytes / MB:.0f} MB. Nothing was imported.")
+                        f"{limits.unpacked_bytes / MB:.0f} MB. Nothing was imported.")
     if not any(not i.is_dir() for i in infos):
-<<<<<<< HEAD:mnist_core/archive.py
-        raise DatasetError(f"{what} is empty: it holds no files.")
-    return archive, sorted(infos, key=lambda i: i.filename)
-=======
         raise DataError(f"{what} is empty: it holds no files.")
-    return _read_zip(archive, sorted(infos, key=lambda i: i.filename), limits, what)
->>>>>>> layout:mnist_core/own_data/archive.py
+    return archive, sorted(infos, key=lambda i: i.filename)
 
 
 NOT_AN_IMAGE = "not an image (or not PNG, JPEG, BMP or TIFF)"
@@ -192,24 +162,19 @@ def _read_zip(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: Li
             continue
         try:
             with archive.open(info) as stream:
-<<<<<<< HEAD:mnist_core/archive.py
                 head = stream.read(SNIFF_BYTES)
                 if sniff is not None and not sniff(head):  # never inflate what cannot be an image
                     yield Member(info.filename, None, NOT_AN_IMAGE)
                     continue
                 content = read_limited(stream, budget, what, head)
-        except DatasetError:
-=======
-                content = read_limited(stream, budget, what)
         except DataError:
->>>>>>> layout:mnist_core/own_data/archive.py
             raise
         except Exception as exc:  # zipfile and zlib raise many types for damaged data (even a bad seek)
             raise DataError(f"{what} is corrupt: member {info.filename!r} cannot be read "
-                               f"({type(exc).__name__}: {exc}).") from exc
+                            f"({type(exc).__name__}: {exc}).") from exc
         if len(content) != info.file_size:
             raise DataError(f"{what} is corrupt or crafted: member {info.filename!r} holds {len(content):,} "
-                               f"bytes but its header says {info.file_size:,}.")
+                            f"bytes but its header says {info.file_size:,}.")
         budget -= len(content)
         yield Member(info.filename, content)
 
@@ -226,17 +191,13 @@ def folder_members(root: Path | str, limits: Limits = DEFAULT_LIMITS, sniff: Sni
     root = Path(root).expanduser()
     shown = printable(shown if shown is not None else str(root))
     if not root.is_dir():
-<<<<<<< HEAD:mnist_core/archive.py
-        raise DatasetError(f"{shown} is not a folder on this server.")
-=======
-        raise DataError(f"{root} is not a folder on this server.")
->>>>>>> layout:mnist_core/own_data/archive.py
+        raise DataError(f"{shown} is not a folder on this server.")
     entries: list[tuple[str, Path, bool]] = []  # (relative posix path, absolute path, is a folder)
     files_seen = 0
     def refuse_unreadable(exc: OSError) -> None:  # os.walk's hook: an unlistable folder would drop its images
         where = Path(exc.filename).relative_to(root).as_posix() if exc.filename else ""
-        raise DatasetError(f"Cannot read folder {printable(where or '.')} in {shown} ({exc.strerror or exc}); fix "
-                           "its permissions or leave it out.") from exc
+        raise DataError(f"Cannot read folder {printable(where or '.')} in {shown} ({exc.strerror or exc}); fix "
+                        "its permissions or leave it out.") from exc
 
     for folder, dirs, files in os.walk(root, followlinks=False, onerror=refuse_unreadable):
         dirs.sort()
@@ -245,32 +206,15 @@ def folder_members(root: Path | str, limits: Limits = DEFAULT_LIMITS, sniff: Sni
             is_dir = name in dirs and not path.is_symlink()  # a linked folder is listed, never entered
             files_seen += not is_dir
             if files_seen > limits.files:
-<<<<<<< HEAD:mnist_core/archive.py
-                raise DatasetError(f"{shown} holds more than {limits.files:,} files; that is the limit.")
+                raise DataError(f"{shown} holds more than {limits.files:,} files; that is the limit.")
             entries.append((path.relative_to(root).as_posix() + ("/" if is_dir else ""), path, is_dir))
     if not files_seen:
-        raise DatasetError(f"{shown} is empty: it holds no files.")
+        raise DataError(f"{shown} is empty: it holds no files.")
     return _read_folder(sorted(entries), limits, shown, sniff)
 
 
 def _read_folder(entries: list[tuple[str, Path, bool]], limits: Limits, what: str,
                  sniff: Sniff | None) -> Iterator[Member]:
-=======
-                raise DataError(f"{root} holds more than {limits.files:,} files; that is the limit.")
-            entries.append((path.relative_to(root).as_posix() + ("/" if is_dir else ""), path, is_dir))
-    if not files_seen:
-        raise DataError(f"{root} is empty: it holds no files.")
-    return _read_folder(sorted(entries), limits, str(root))
-
-
-def _refuse_unreadable(exc: OSError) -> None:
-    """os.walk's error hook: a subfolder that cannot be listed would silently drop its images."""
-    raise DataError(f"Cannot read folder {exc.filename} ({exc.strerror or exc}); fix its permissions "
-                       "or leave it out.") from exc
-
-
-def _read_folder(entries: list[tuple[str, Path, bool]], limits: Limits, what: str) -> Iterator[Member]:
->>>>>>> layout:mnist_core/own_data/archive.py
     budget = limits.unpacked_bytes
     for rel, path, is_dir in entries:
         if is_dir:

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps
 
-from mnist_core.archive import DatasetError
-from mnist_core.data import IMAGE_SIZE
+from mnist_core.data import IMAGE_SIZE, DataError
 
 FORMATS = ("PNG", "JPEG", "BMP", "TIFF")  # PIL opens MPO, the JPEG variant many cameras write, as JPEG
 WIDE_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
@@ -62,7 +61,7 @@ def decode_image(data: bytes, max_pixels: int = 50_000_000,
 
     Raises ImageSkipped with a short reason for anything else, corrupt files and oversized images.
     `admit(width, height)` is called with the size from the header, before decoding: the import's pixel
-    budget, which raises DatasetError once it is spent.
+    budget, which raises DataError once it is spent.
     """
     try:
         with warnings.catch_warnings():
@@ -79,7 +78,7 @@ def decode_image(data: bytes, max_pixels: int = 50_000_000,
             if image.format != "PNG":  # cameras and scanners record rotation in EXIF; PNGs practically never
                 image = ImageOps.exif_transpose(image)
             gray = to_gray(image)
-    except (ImageSkipped, DatasetError, MemoryError):  # MemoryError: the sandbox's limit, never "corrupt"
+    except (ImageSkipped, DataError, MemoryError):  # MemoryError: the sandbox's limit, never "corrupt"
         raise
     except Image.UnidentifiedImageError as exc:
         raise ImageSkipped("not an image (or not PNG, JPEG, BMP or TIFF)") from exc

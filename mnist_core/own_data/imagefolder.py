@@ -85,7 +85,7 @@ def pixel_budget(limits: Limits):
         nonlocal used
         used += width * height
         if used > limits.total_pixels:
-            raise DatasetError(f"The images of this import hold more than {limits.total_pixels:,} pixels in all "
+            raise DataError(f"The images of this import hold more than {limits.total_pixels:,} pixels in all "
                                "(the limit, MNIST_IMPORT_MAX_PIXELS); import fewer or smaller images. "
                                "Nothing was imported.")
     return admit

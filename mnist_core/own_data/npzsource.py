@@ -4,7 +4,7 @@ Arrays: `images` (N, H, W) or (N, 1, H, W) and `labels` (N,) integers, or the sa
 `train_images`, `train_labels`, `test_images`, `test_labels`; optional `class_names` (strings, one per
 class; default "0", "1", ...). Pixels may be uint8, other integers in 0..255, bool, or float: floats
 whose maximum is at most 1 are taken as [0, 1] and scaled by 255, other floats must lie in [0, 255].
-Every image then goes through the same conversion as image files (mnist_core.convert).
+Every image then goes through the same conversion as image files (mnist_core.own_data.convert).
 
 The file is read as the zip it is, with the archive limits, and every array with allow_pickle=False:
 a pickled object in an .npz can run code, so it is refused.
@@ -18,21 +18,15 @@ from collections import Counter
 
 import numpy as np
 
-<<<<<<< HEAD:mnist_core/npzsource.py
-from mnist_core.archive import CHUNK, DEFAULT_LIMITS, MB, DatasetError, Limits, open_zip
-from mnist_core.convert import Collected, fit_batch
-=======
 from mnist_core.data import DataError
-from mnist_core.own_data.archive import DEFAULT_LIMITS, Limits, zip_members
+from mnist_core.own_data.archive import CHUNK, DEFAULT_LIMITS, MB, Limits, open_zip
 from mnist_core.own_data.convert import Collected, fit_batch
->>>>>>> layout:mnist_core/own_data/npzsource.py
 
 SPLIT_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 BLOCK_VALUES = 1 << 20
 
 
 def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
-<<<<<<< HEAD:mnist_core/npzsource.py
     """Every array of an .npz, never unpickling anything, each checked from its .npy header before it is read.
 
     The header gives dtype and shape, so an array too big for the limits (a few KB of deflated zeros can
@@ -44,20 +38,10 @@ def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarr
     budget, pixels = limits.unpacked_bytes, 0
     for info in (i for i in infos if not i.is_dir()):
         if not info.filename.endswith(".npy"):
-            raise DatasetError(f"The .npz file holds {info.filename!r}, which is not a NumPy array; "
-=======
-    """Every array of an .npz, never unpickling anything."""
-    arrays = {}
-    for member in zip_members(data, limits, what="The .npz file"):
-        if member.path.endswith("/"):
-            continue
-        if not member.path.endswith(".npy"):
-            raise DataError(f"The .npz file holds {member.path!r}, which is not a NumPy array; "
->>>>>>> layout:mnist_core/own_data/npzsource.py
-                               "save it with numpy.savez.")
+            raise DataError(f"The .npz file holds {info.filename!r}, which is not a NumPy array; "
+                            "save it with numpy.savez.")
         key = info.filename[:-len(".npy")]
         try:
-<<<<<<< HEAD:mnist_core/npzsource.py
             with archive.open(info) as stream:
                 shape, fortran, dtype = _header(stream, key)
                 count = math.prod(shape)
@@ -65,27 +49,15 @@ def read_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarr
                     pixels += count
                     _check_pixels(key, shape, pixels, limits)
                 if count * dtype.itemsize > budget:
-                    raise DatasetError(f"Array {key!r} in the .npz file declares {count * dtype.itemsize / MB:,.0f} MB"
-                                       f" ({dtype}, shape {shape}); the limit is {limits.unpacked_bytes / MB:.0f} MB "
-                                       "for all arrays together. Nothing was read.")
+                    raise DataError(f"Array {key!r} in the .npz file declares {count * dtype.itemsize / MB:,.0f} MB"
+                                    f" ({dtype}, shape {shape}); the limit is {limits.unpacked_bytes / MB:.0f} MB "
+                                    "for all arrays together. Nothing was read.")
                 budget -= count * dtype.itemsize
                 arrays[key] = _body(stream, key, shape, fortran, dtype, count)
-        except (DatasetError, MemoryError):  # a MemoryError is the sandbox's limit: it says so itself
+        except (DataError, MemoryError):  # a MemoryError is the sandbox's limit: it says so itself
             raise
         except Exception as exc:  # a damaged .npy header or deflate stream can fail in several ways
-            raise DatasetError(f"Array {key!r} in the .npz file is unreadable ({type(exc).__name__}: {exc}).") from exc
-=======
-            arrays[key] = np.lib.format.read_array(io.BytesIO(member.data), allow_pickle=False)
-        except ValueError as exc:
-            if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                raise DataError(f"Array {key!r} in the .npz file holds pickled Python objects, which are never "
-                                   "loaded (unpickling can run code). Save plain arrays, e.g. "
-                                   "numpy.savez(path, images=images.astype('uint8'), labels=labels.astype('int64'))."
-                                   ) from exc
-            raise DataError(f"Array {key!r} in the .npz file is unreadable ({exc}).") from exc
-        except Exception as exc:  # a damaged .npy header or body can fail in several ways
             raise DataError(f"Array {key!r} in the .npz file is unreadable ({type(exc).__name__}: {exc}).") from exc
->>>>>>> layout:mnist_core/own_data/npzsource.py
     return arrays
 
 
@@ -97,23 +69,23 @@ def _header(stream, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:
             raise ValueError(f".npy format version {version[0]}.{version[1]}; save it with numpy.savez")
         shape, fortran, dtype = read[version](stream)  # parses the header safely (a literal, not code)
     except ValueError as exc:
-        raise DatasetError(f"Array {key!r} in the .npz file has no valid .npy header ({exc}).") from exc
+        raise DataError(f"Array {key!r} in the .npz file has no valid .npy header ({exc}).") from exc
     if dtype.hasobject:
-        raise DatasetError(f"Array {key!r} in the .npz file holds pickled Python objects, which are never "
-                           "loaded (unpickling can run code). Save plain arrays, e.g. "
-                           "numpy.savez(path, images=images.astype('uint8'), labels=labels.astype('int64')).")
+        raise DataError(f"Array {key!r} in the .npz file holds pickled Python objects, which are never "
+                        "loaded (unpickling can run code). Save plain arrays, e.g. "
+                        "numpy.savez(path, images=images.astype('uint8'), labels=labels.astype('int64')).")
     if dtype.kind not in "biufcUS" or dtype.fields is not None or dtype.subdtype is not None:
-        raise DatasetError(f"Array {key!r} in the .npz file has dtype {dtype}, which is not supported.")
+        raise DataError(f"Array {key!r} in the .npz file has dtype {dtype}, which is not supported.")
     return shape, fortran, dtype
 
 
 def _check_pixels(key: str, shape: tuple[int, ...], pixels: int, limits: Limits) -> None:
     if len(shape) >= 2 and shape[-1] * shape[-2] > limits.image_pixels:
-        raise DatasetError(f"`{key}` holds images of {shape[-1]}x{shape[-2]} pixels; the limit is "
-                           f"{limits.image_pixels:,} per image (MNIST_IMPORT_MAX_IMAGE_PIXELS). Nothing was read.")
+        raise DataError(f"`{key}` holds images of {shape[-1]}x{shape[-2]} pixels; the limit is "
+                        f"{limits.image_pixels:,} per image (MNIST_IMPORT_MAX_IMAGE_PIXELS). Nothing was read.")
     if pixels > limits.total_pixels:
-        raise DatasetError(f"The .npz file's images hold {pixels:,} pixels in all; the limit is "
-                           f"{limits.total_pixels:,} (MNIST_IMPORT_MAX_PIXELS). Nothing was read.")
+        raise DataError(f"The .npz file's images hold {pixels:,} pixels in all; the limit is "
+                        f"{limits.total_pixels:,} (MNIST_IMPORT_MAX_PIXELS). Nothing was read.")
 
 
 def _body(stream, key: str, shape, fortran: bool, dtype: np.dtype, count: int) -> np.ndarray:
@@ -123,8 +95,8 @@ def _body(stream, key: str, shape, fortran: bool, dtype: np.dtype, count: int) -
     while got < len(view) and (n := stream.readinto(view[got:got + CHUNK])):
         got += n
     if got != len(view) or stream.read(1):
-        raise DatasetError(f"Array {key!r} in the .npz file is corrupt or crafted: its data does not match the "
-                           f"size its header declares ({dtype}, shape {shape}).")
+        raise DataError(f"Array {key!r} in the .npz file is corrupt or crafted: its data does not match the "
+                        f"size its header declares ({dtype}, shape {shape}).")
     return flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
 
 
@@ -134,7 +106,7 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
     if given and len(given) < len(SPLIT_KEYS):
         missing = [k for k in SPLIT_KEYS if k not in arrays]
         raise DataError(f"The .npz file has {', '.join(given)} but lacks {', '.join(missing)}: "
-                           "give all four, or just `images` and `labels` to have a test split made.")
+                        "give all four, or just `images` and `labels` to have a test split made.")
     if given:
         parts = [(arrays["train_images"], arrays["train_labels"], "train_"),
                  (arrays["test_images"], arrays["test_labels"], "test_")]
@@ -142,7 +114,7 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
         parts = [(arrays["images"], arrays["labels"], "")]
     else:
         raise DataError("The .npz file needs arrays `images` and `labels` (or train_images, train_labels, "
-                           f"test_images, test_labels); it has: {', '.join(sorted(arrays)) or 'nothing'}.")
+                        f"test_images, test_labels); it has: {', '.join(sorted(arrays)) or 'nothing'}.")
     images, labels = [], []
     for raw_images, raw_labels, prefix in parts:
         images.append(_pixels(f"{prefix}images", raw_images))
@@ -153,7 +125,7 @@ def collect_npz(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Collected:
     low, high = int(all_labels.min()), int(all_labels.max())
     if low < 0 or high >= count:
         raise DataError(f"Labels must be class numbers 0..{count - 1}"
-                           f"{' (one per class name)' if names is not None else ''}; found {low}..{high}.")
+                        f"{' (one per class name)' if names is not None else ''}; found {low}..{high}.")
     names = names if names is not None else [str(k) for k in range(count)]
     fitted = [fit_batch(part) for part in images]
     sizes = Counter()
@@ -171,38 +143,25 @@ def _pixels(key: str, raw: np.ndarray) -> np.ndarray:
         raw = raw[:, 0]
     if raw.ndim != 3 or 0 in raw.shape:
         raise DataError(f"`{key}` has shape {raw.shape}; expected grayscale images shaped (N, H, W) or "
-                           "(N, 1, H, W) with N, H, W at least 1.")
+                        "(N, 1, H, W) with N, H, W at least 1.")
     if raw.dtype == np.uint8:
         return raw
     if raw.dtype == np.bool_:
         return raw.astype(np.uint8) * 255
     if np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating):
-<<<<<<< HEAD:mnist_core/npzsource.py
         is_float = np.issubdtype(raw.dtype, np.floating)
         if is_float and not all(np.isfinite(block).all() for block in _blocks(raw)):
-            raise DatasetError(f"`{key}` contains NaN or infinite pixel values.")
+            raise DataError(f"`{key}` contains NaN or infinite pixel values.")
         low, high = raw.min(), raw.max()
         if not (low >= 0 and high <= 255):
-            raise DatasetError(f"`{key}` has pixel values from {low} to {high}; they must lie in 0..255 "
-                               "(or 0..1 for floats).")
+            raise DataError(f"`{key}` has pixel values from {low} to {high}; they must lie in 0..255 "
+                            "(or 0..1 for floats).")
         scale = 255.0 if is_float and high <= 1 else 1.0
         out = np.empty(raw.shape, dtype=np.uint8)
         for block, target in zip(_blocks(raw), _blocks(out), strict=True):  # float64 only a block at a time
             target[...] = np.round(block * scale)
         return out
-    raise DatasetError(f"`{key}` has dtype {raw.dtype}; pixels must be uint8, integers, bool or floats.")
-=======
-        if np.issubdtype(raw.dtype, np.floating) and not np.isfinite(raw).all():
-            raise DataError(f"`{key}` contains NaN or infinite pixel values.")
-        low, high = raw.min(), raw.max()
-        if np.issubdtype(raw.dtype, np.floating) and low >= 0 and high <= 1:
-            return np.round(raw * 255.0).astype(np.uint8)
-        if low >= 0 and high <= 255:
-            return np.round(raw).astype(np.uint8)
-        raise DataError(f"`{key}` has pixel values from {low} to {high}; they must lie in 0..255 "
-                           "(or 0..1 for floats).")
     raise DataError(f"`{key}` has dtype {raw.dtype}; pixels must be uint8, integers, bool or floats.")
->>>>>>> layout:mnist_core/own_data/npzsource.py
 
 
 def _blocks(array: np.ndarray) -> list[np.ndarray]:
@@ -214,7 +173,7 @@ def _blocks(array: np.ndarray) -> list[np.ndarray]:
 def _labels(key: str, raw: np.ndarray, count: int) -> np.ndarray:
     if raw.ndim != 1 or len(raw) != count:
         raise DataError(f"`{key}` has shape {raw.shape} but there are {count:,} images: "
-                           "give exactly one label per image.")
+                        "give exactly one label per image.")
     if not np.issubdtype(raw.dtype, np.integer):
         raise DataError(f"`{key}` has dtype {raw.dtype}; labels must be integers (class numbers 0, 1, ...).")
     return raw.astype(np.int64)

@@ -21,18 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core import runs
-<<<<<<< HEAD:mnist_core/review.py
-from mnist_core.corrections import CorrectionsError, format_corrections
-from mnist_core.review_export import csv_cell, export_rows, review_corrections, rows_to_csv, rows_to_json
-from mnist_core.review_store import ReviewStore, ReviewStoreError, configured_db_url
-=======
 from mnist_core.cli import ArgumentParser, fail
 from mnist_core.files import write_bytes_atomic
 from mnist_core.review.corrections import CorrectionsError, format_corrections
-from mnist_core.review.export import export_rows, review_corrections, rows_to_csv, rows_to_json
+from mnist_core.review.export import csv_cell, export_rows, review_corrections, rows_to_csv, rows_to_json
 from mnist_core.review.store import ReviewStore, ReviewStoreError, configured_db_url
 from mnist_core.review.suspects import filter_queue, find_suspects
->>>>>>> layout:mnist_core/review/__main__.py
 from mnist_core.runs import RunStoreError
 
 

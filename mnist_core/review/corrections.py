@@ -81,33 +81,20 @@ def parse_corrections(data: bytes, where: str = "The corrections file") -> Corre
         raise CorrectionsError(f"{where}, line {reader.line_num}: not valid CSV.") from exc
     header = [h.strip() for h in rows[0]] if rows else []
     if header != HEADER:
-<<<<<<< HEAD:mnist_core/corrections.py
         raise CorrectionsError(f"{where}: line 1 must be the header {','.join(HEADER)!r}; it is not, so this is not "
                                "a corrections file (export one from the Review page).")
-    dataset, labels, seen = None, {}, {}
+    source, labels, seen = None, {}, {}
     for line_no, row in enumerate(rows[1:], start=2):
-=======
-        raise CorrectionsError(f"{path}: line 1 must be the header {','.join(HEADER)!r}, got {','.join(header)!r}.")
-    data, labels, seen = None, {}, {}
-    for line_no, row in enumerate(reader, start=2):
->>>>>>> layout:mnist_core/review/corrections.py
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(HEADER):
             raise CorrectionsError(f"{where}, line {line_no}: expected {len(HEADER)} fields "
                                    f"({','.join(HEADER)}), got {len(row)}.")
         name, split, index, label = (cell.strip() for cell in row)
-<<<<<<< HEAD:mnist_core/corrections.py
-        if not is_data_name(name) or dataset not in (None, name):
+        if not is_data_name(name) or source not in (None, name):
             raise CorrectionsError(f"{where}, line {line_no}: the dataset is not a data source name, or differs "
                                    "from the lines before; one file corrects one dataset.")
-        dataset = name
-=======
-        if data is not None and name != data:
-            raise CorrectionsError(f"{path}, line {line_no}: dataset {name!r} differs from {data!r} on the "
-                                   "lines before; one file corrects one dataset.")
-        data = name
->>>>>>> layout:mnist_core/review/corrections.py
+        source = name
         if split not in SPLITS:
             raise CorrectionsError(f"{where}, line {line_no}: split must be 'test' or 'train'.")
         key = (split, _parse_int(index, "index", where, line_no))
@@ -115,13 +102,8 @@ def parse_corrections(data: bytes, where: str = "The corrections file") -> Corre
             raise CorrectionsError(f"{where}, line {line_no}: {split} image {key[1]} is already corrected on "
                                    f"line {seen[key]}.")
         seen[key] = line_no
-<<<<<<< HEAD:mnist_core/corrections.py
         labels[key] = _parse_int(label, "label", where, line_no)
-    return Corrections(dataset, labels)
-=======
-        labels[key] = _parse_int(label, "label", path, line_no)
-    return Corrections(data, labels)
->>>>>>> layout:mnist_core/review/corrections.py
+    return Corrections(source, labels)
 
 
 def _parse_int(text: str, field: str, where: str, line_no: int) -> int:
@@ -132,7 +114,7 @@ def _parse_int(text: str, field: str, where: str, line_no: int) -> int:
 
 def check_corrections(corrections: Corrections, dataset: Dataset, where: str) -> None:
     """Raise CorrectionsError unless every row names `dataset`, an image it has and a class it has."""
-    if corrections.dataset is not None and corrections.dataset != dataset.name:
+    if corrections.data is not None and corrections.data != dataset.name:
         raise CorrectionsError(f"{where} corrects another dataset than the training data, {dataset.name!r}.")
     sizes = {"train": len(dataset.train_labels), "test": len(dataset.test_labels)}
     for (split, index), label in corrections.labels.items():
@@ -147,13 +129,7 @@ def check_corrections(corrections: Corrections, dataset: Dataset, where: str) ->
 def apply_label_corrections(dataset: Dataset, path: Path | str) -> Dataset:
     """A copy of `dataset` whose listed labels are replaced; the images (and the original) are untouched."""
     corrections = read_corrections(path)
-<<<<<<< HEAD:mnist_core/corrections.py
     check_corrections(corrections, dataset, str(path))
-=======
-    if corrections.data is not None and corrections.data != dataset.name:
-        raise CorrectionsError(f"{path} corrects dataset {corrections.data!r}, but the training data is "
-                               f"{dataset.name!r}.")
->>>>>>> layout:mnist_core/review/corrections.py
     labels = {"train": dataset.train_labels.clone(), "test": dataset.test_labels.clone()}
     for (split, index), label in corrections.labels.items():
         labels[split][index] = label
@@ -170,9 +146,8 @@ def format_corrections(data: str, labels: dict[tuple[str, int], int]) -> str:
     return out.getvalue()
 
 
-<<<<<<< HEAD:mnist_core/corrections.py
-def write_corrections(path: Path | str, dataset_name: str, labels: dict[tuple[str, int], int]) -> None:
-    write_bytes_atomic(Path(path), format_corrections(dataset_name, labels).encode())
+def write_corrections(path: Path | str, data: str, labels: dict[tuple[str, int], int]) -> None:
+    write_bytes_atomic(Path(path), format_corrections(data, labels).encode())
 
 
 @dataclasses.dataclass
@@ -180,7 +155,7 @@ class StoredCorrections:
     """A corrections file the dashboard keeps: runs trained with it name its path in their config."""
 
     path: Path
-    dataset: str
+    data: str
     count: int
     added: str
 
@@ -192,28 +167,24 @@ class StoredCorrections:
 def store_corrections(runs_dir: Path | str, corrections: Corrections) -> Path:
     """Keep checked corrections under <runs dir>/corrections/, re-written from the parsed rows (never the bytes
     as uploaded), named by their content: a run's config can name the file, and the file never changes."""
-    if corrections.dataset is None:
+    if corrections.data is None:
         raise CorrectionsError("The corrections file has no rows: there is nothing to correct.")
-    text = format_corrections(corrections.dataset, corrections.labels).encode()
-    path = Path(runs_dir) / STORE / f"{corrections.dataset}-{hashlib.sha256(text).hexdigest()[:12]}.csv"
+    text = format_corrections(corrections.data, corrections.labels).encode()
+    path = Path(runs_dir) / STORE / f"{corrections.data}-{hashlib.sha256(text).hexdigest()[:12]}.csv"
     if not path.is_file():
         write_bytes_atomic(path, text)
     return path
 
 
-def stored_corrections(runs_dir: Path | str, dataset: str) -> list[StoredCorrections]:
+def stored_corrections(runs_dir: Path | str, data: str) -> list[StoredCorrections]:
     """The kept corrections files of one dataset, newest first; unreadable ones are left out."""
     folder, found = Path(runs_dir) / STORE, []
-    for path in folder.glob(f"{dataset}-*.csv") if is_data_name(dataset) and folder.is_dir() else []:
+    for path in folder.glob(f"{data}-*.csv") if is_data_name(data) and folder.is_dir() else []:
         try:
             parsed, mtime = read_corrections(path), path.stat().st_mtime
         except (CorrectionsError, OSError):
             continue
-        if parsed.dataset == dataset:
+        if parsed.data == data:
             added = dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M")
-            found.append((mtime, StoredCorrections(path, dataset, len(parsed.labels), added)))
+            found.append((mtime, StoredCorrections(path, data, len(parsed.labels), added)))
     return [s for _, s in sorted(found, key=lambda pair: pair[0], reverse=True)]
-=======
-def write_corrections(path: Path | str, data: str, labels: dict[tuple[str, int], int]) -> None:
-    write_bytes_atomic(Path(path), format_corrections(data, labels).encode())
->>>>>>> layout:mnist_core/review/corrections.py

@@ -103,21 +103,12 @@ def shown_url(url: str) -> str:
 def check_verdict(index, reviewer, verdict, corrected_label=None, note: str = "",
                   num_samples: int | None = None, num_classes: int | None = None) -> dict:
     """The cleaned fields of one verdict, or VerdictError naming the first bad one."""
-<<<<<<< HEAD:mnist_core/review_store.py
-    if not _is_index(sample_index):
-        raise VerdictError(f"image index must be an integer >= 0, got {sample_index!r}")
-    if num_samples is not None and sample_index >= num_samples:
-        raise VerdictError(f"image index {sample_index} is out of range: the test set has {num_samples} images")
-    sample_index = int(sample_index)
-    reviewer = clean_reviewer(reviewer)
-=======
     if not _is_index(index):
         raise VerdictError(f"image index must be an integer >= 0, got {index!r}")
     if num_samples is not None and index >= num_samples:
         raise VerdictError(f"image index {index} is out of range: the test set has {num_samples} images")
     index = int(index)
-    reviewer = reviewer.strip() if isinstance(reviewer, str) else ""
->>>>>>> layout:mnist_core/review/store.py
+    reviewer = clean_reviewer(reviewer)
     if not reviewer:
         raise VerdictError("a reviewer name is required: enter your name in the sidebar")
     if verdict not in VERDICTS:

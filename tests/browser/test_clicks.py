@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core.browse import below_threshold, filter_images
 from mnist_core.predict import evaluate
+from mnist_core.review.browse import below_threshold, filter_images
 from tests.browser.harness import AppServer, open_page, wait_idle
 from ui.grid import grid_size, image_centres
 
@@ -73,7 +73,7 @@ def test_a_confusion_cell_click_filters_the_grid_to_that_cell(page, app, outcome
     off = confusion * (1 - np.eye(len(confusion), dtype=confusion.dtype))
     true, pred = np.unravel_index(int(off.argmax()), off.shape)  # the commonest mistake
     count = int(confusion[true, pred])
-    assert count == len(filter_images(labels, probs, int(true), int(pred))) > 1
+    assert count == len(filter_images(probs, labels, int(true), int(pred))) > 1
     open_page(page, f"{app.url}/predictions")
     cell = page.locator("[class*='st-key-pred_confusion'] path.point").nth(int(true) * 10 + int(pred))
     cell.scroll_into_view_if_needed()
@@ -98,7 +98,7 @@ def test_a_confusion_cell_click_filters_the_grid_to_that_cell(page, app, outcome
 def test_a_grid_image_click_opens_it_large_with_its_probabilities(page, app, outcomes):
     probs, labels = outcomes
     predicted = probs.argmax(1)
-    wrong = filter_images(labels, probs, outcome="wrong")
+    wrong = filter_images(probs, labels, outcome="wrong")
     open_page(page, f"{app.url}/predictions?outcome=wrong")
     click_grid_image(page, "pred_grid", 7, 25)
     image = int(wrong[7])
@@ -115,7 +115,7 @@ def test_a_grid_image_click_opens_it_large_with_its_probabilities(page, app, out
     expect(dialog).to_have_count(0)
 
     open_page(page, f"{app.url}/probabilities?class=4&threshold=0.99")
-    under = below_threshold(labels, probs, 4, 0.99)
+    under = below_threshold(probs, labels, 4, 0.99)
     click_grid_image(page, "prob_grid", 0, min(25, len(under)))
     first = int(under[0])
     expect(dialog.get_by_test_id("stText")).to_contain_text(

@@ -10,12 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-<<<<<<< HEAD
-from mnist_core.browse import below_threshold, filter_images, page_of
-=======
-from mnist_core import runs
 from mnist_core.review.browse import below_threshold, filter_images, page_of
->>>>>>> layout
 from tests.browser.harness import open_page
 
 pytestmark = pytest.mark.browser

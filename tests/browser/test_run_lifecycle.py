@@ -99,8 +99,8 @@ def test_a_diverged_run_is_flagged_and_not_the_default(page, lifecycle_app):
     main = page.get_by_test_id("stMain")
     expect(main.get_by_text("This run did not learn:", exact=False)).to_be_visible()
     sidebar = page.get_by_test_id("stSidebar")
-    picker = sidebar.get_by_role("combobox", name="Model (run)")
+    picker = sidebar.get_by_role("combobox", name="Run")
     expect(picker).to_have_value("")  # the only finished run did not learn: nobody gets it by default
-    choose(page, "Model (run)", run_label(info))
+    choose(page, "Run", run_label(info))
     expect(sidebar.get_by_text("This run did not learn:", exact=False)).to_be_visible()
     page.screenshot(path=str(lifecycle_app.runs_dir.parent / "diverged.png"), full_page=True)

@@ -22,12 +22,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-<<<<<<< HEAD
-from mnist_core import runs
-from mnist_core.data import load_dataset
-=======
 from mnist_core import files, runs
->>>>>>> layout
+from mnist_core.data import load_dataset
 from mnist_core.progress import summarize
 from tests.browser.harness import AppServer, choose, open_page, run_progress
 
@@ -59,7 +55,7 @@ def start_run(page, url: str, epochs: int, train_app=None) -> str:
     if train_app is not None:
         [run_dir] = wait_for_runs(train_app.runs_dir, 1)
         def worker_started() -> bool:  # the run folder first holds the server's own pid, then the worker's
-            pid = runs.read_json(run_dir / "status.json", default={}).get("pid")
+            pid = files.read_json(run_dir / "status.json", default={}).get("pid")
             return pid not in (None, train_app.proc.pid)
 
         with worker_paused_when(run_dir, worker_started):
@@ -92,12 +88,8 @@ def worker_paused_when(run_dir: Path, ready, too_late=lambda: False) -> Iterator
     while not ready():
         assert time.monotonic() < deadline and not too_late(), f"progress {overall(run_dir):.0%}"
         time.sleep(0.02)
-<<<<<<< HEAD
-    pid = runs.read_json(run_dir / "status.json")["pid"]  # the worker's own (see worker_started)
+    pid = files.read_json(run_dir / "status.json")["pid"]  # the worker's own (see worker_started)
     assert os.getpgid(pid) == pid  # the worker leads a session of its own: never stop the server instead
-=======
-    pid = files.read_json(run_dir / "status.json")["pid"]  # the worker's own, written before its first event
->>>>>>> layout
     os.kill(pid, signal.SIGSTOP)
     try:
         yield

@@ -6,7 +6,7 @@ or cores: the child gets RLIMIT_AS (its address space may grow by limits.memory_
 kills it when asked to stop (Cancel, a closed tab: `should_stop` or an exception from `on_wait`) or when
 twice the CPU limit and 30 s have passed on the wall clock. The result comes back pickled through a pipe.
 
-    python -c "from mnist_core.sandbox import run_limited; from mnist_core.archive import Limits; \\
+    python -c "from mnist_core.own_data.sandbox import run_limited; from mnist_core.own_data.archive import Limits; \\
 print(run_limited(sum, ([1, 2],), Limits()))"
 """
 from __future__ import annotations
@@ -20,20 +20,21 @@ import threading
 import time
 from collections.abc import Callable
 
-from mnist_core.archive import MB, DatasetError, Limits
+from mnist_core.data import DataError
+from mnist_core.own_data.archive import MB, Limits
 
 POLL_S = 0.2
 _CONTEXT = multiprocessing.get_context("forkserver")  # no fork of a threaded server; children start in ms
-_CONTEXT.set_forkserver_preload(["mnist_core.datasets"])  # imported (with torch) once, in the fork server
+_CONTEXT.set_forkserver_preload(["mnist_core.own_data.datasets"])  # imported (with torch) once, in the fork server
 
 
-class ImportCancelled(DatasetError):
+class ImportCancelled(DataError):
     """The analysis was stopped on request; nothing was imported."""
 
 
 def run_limited(fn: Callable, args: tuple, limits: Limits, should_stop: Callable[[], bool] = lambda: False,
                 on_wait: Callable[[float], None] | None = None):
-    """fn(*args) in a limited child process: its value, or DatasetError saying which limit stopped it.
+    """fn(*args) in a limited child process: its value, or DataError saying which limit stopped it.
 
     While waiting, `on_wait(seconds so far)` is called every 0.2 s (the dashboard updates a message there,
     which is where Streamlit interrupts a script whose visitor clicked Cancel or left) and `should_stop()`
@@ -49,11 +50,11 @@ def run_limited(fn: Callable, args: tuple, limits: Limits, should_stop: Callable
         while not parent.poll(POLL_S):
             elapsed = time.monotonic() - start
             if not process.is_alive() and not parent.poll(0):
-                raise DatasetError(_death_message(process.exitcode, limits))
+                raise DataError(_death_message(process.exitcode, limits))
             if should_stop():
                 raise ImportCancelled("The analysis was cancelled; nothing was imported.")
             if elapsed > wall_s(limits):  # asleep or blocked: the CPU limit alone would never end it
-                raise DatasetError(f"The analysis took more than {wall_s(limits):,} s and was stopped; "
+                raise DataError(f"The analysis took more than {wall_s(limits):,} s and was stopped; "
                                    "nothing was imported.")
             if on_wait is not None:
                 on_wait(elapsed)
@@ -61,7 +62,7 @@ def run_limited(fn: Callable, args: tuple, limits: Limits, should_stop: Callable
             kind, value = parent.recv()
         except EOFError:  # it died while sending
             process.join()
-            raise DatasetError(_death_message(process.exitcode, limits)) from None
+            raise DataError(_death_message(process.exitcode, limits)) from None
     finally:
         if process.is_alive():
             process.kill()
@@ -70,8 +71,8 @@ def run_limited(fn: Callable, args: tuple, limits: Limits, should_stop: Callable
     if kind == "ok":
         return value
     if kind == "memory":
-        raise DatasetError(_memory_message(limits))
-    raise DatasetError(value)
+        raise DataError(_memory_message(limits))
+    raise DataError(value)
 
 
 def wall_s(limits: Limits) -> int:
@@ -99,7 +100,7 @@ def _child(conn, fn: Callable, args: tuple, memory_bytes: int, cpu_seconds: int,
         message = ("ok", fn(*args))
     except MemoryError:
         message = ("memory", "")
-    except DatasetError as exc:
+    except DataError as exc:
         message = ("error", str(exc))
     except Exception as exc:  # a bug or an odd decoder error: said in one line, never as a traceback page
         message = ("error", f"The analysis failed ({type(exc).__name__}: {exc}); nothing was imported.")

@@ -59,15 +59,17 @@ def test_cancel_stops_the_run_within_2_s_where_it_is(page, lifecycle_app):
         time.sleep(0.05)
     expect(page.get_by_role("button", name="Cancel training")).to_be_enabled()
     before = progress_of(run_dir)
+    clicked, asked = time.monotonic(), None  # before the click: Playwright waits for the redrawn button first
     page.get_by_role("button", name="Cancel training").click()
-    clicked, asked = time.monotonic(), None
     while runs.read_run(run_dir).status == "running" and time.monotonic() - clicked < 30:
         if asked is None and runs.cancel_requested(run_dir):
             asked = time.monotonic() - clicked  # the server has handled the click
         time.sleep(0.01)
     stopped_after = time.monotonic() - clicked
+    if asked is None:  # the request was written and taken up between two polls: the worker was that fast
+        asked = stopped_after
     print(f"cancel: the server wrote the request {asked} s, the worker stopped {stopped_after:.2f} s after the click")
-    assert runs.read_run(run_dir).status == "cancelled" and asked is not None
+    assert runs.read_run(run_dir).status == "cancelled"
     assert stopped_after - asked < 1.0, f"the worker took {stopped_after - asked:.1f} s to see the cancel request"
     expect(page.get_by_role("heading", name=f"Run {run_id} · cancelled")).to_be_visible(timeout=PAGE_SLACK_S * 1000)
     shown_after = time.monotonic() - clicked
@@ -80,7 +82,10 @@ def test_cancel_stops_the_run_within_2_s_where_it_is(page, lifecycle_app):
     assert before <= stood <= before + rate * (stopped_after + 0.5)
     assert abs(run_progress(page) - stood * 100) <= 1  # the bar shows that very point
     cancelled = events[-1]
-    assert cancelled["type"] == "cancelled" and cancelled["epoch"] == max(e["epoch"] for e in events[:-1])
+    last = [e for e in events if e["type"] == "batch"][-1]  # batch events are throttled: some are never written
+    assert cancelled["type"] == "cancelled"
+    assert (last["epoch"], last["batch"]) <= (cancelled["epoch"], cancelled["batch"])
+    assert cancelled["epoch"] <= last["epoch"] + 1  # in the epoch it was training, not one further
     assert not runs.cancel_requested(run_dir)
     if os.getloadavg()[0] < len(os.sched_getaffinity(0)):  # on a machine busy with other work, the server's
         assert stopped_after < CANCEL_WITHIN_S  # share (handling the click) grows without bound
@@ -96,11 +101,12 @@ def test_a_diverged_run_is_flagged_and_not_the_default(page, lifecycle_app):
     expect(page.get_by_text(re.compile(r"^Finished: test accuracy"))).to_be_visible(timeout=RUN_TIMEOUT_S * 1000)
     info = runs.read_run(lifecycle_app.runs_dir / run_id)
     assert info.config["lr"] == 10.0 and info.warning
-    main = page.get_by_test_id("stMain")
-    expect(main.get_by_text("This run did not learn:", exact=False)).to_be_visible()
+    warning_in = lambda part: page.get_by_test_id(part).get_by_test_id("stAlertContentWarning")  # noqa: E731
+    # the warning itself, not the runs table's cell that repeats it
+    expect(warning_in("stMain").get_by_text("This run did not learn:", exact=False)).to_be_visible()
     sidebar = page.get_by_test_id("stSidebar")
     picker = sidebar.get_by_role("combobox", name="Run")
     expect(picker).to_have_value("")  # the only finished run did not learn: nobody gets it by default
     choose(page, "Run", run_label(info))
-    expect(sidebar.get_by_text("This run did not learn:", exact=False)).to_be_visible()
+    expect(warning_in("stSidebar").get_by_text("This run did not learn:", exact=False)).to_be_visible()
     page.screenshot(path=str(lifecycle_app.runs_dir.parent / "diverged.png"), full_page=True)

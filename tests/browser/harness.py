@@ -181,7 +181,7 @@ def open_page(page, url: str) -> None:
 
 def choose(page, label: str, option: str) -> None:
     """Pick an option of the st.selectbox labelled `label`."""
-    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("combobox", name=label, exact=True).click()
     page.get_by_role("option", name=option, exact=True).click()
 
 

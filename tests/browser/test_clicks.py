@@ -25,10 +25,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def app(mnist_dir, trained_runs_dir, tmp_path_factory):
+def app(shared_data_dir, trained_runs_dir, tmp_path_factory):
     """The session's trained run, with a review database of this module's own."""
     root = tmp_path_factory.mktemp("clicks")
-    with AppServer(mnist_dir, trained_runs_dir, log_path=root / "streamlit.log",
+    with AppServer(shared_data_dir, trained_runs_dir, log_path=root / "streamlit.log",
                    env={"MNIST_REVIEW_DB": f"sqlite:///{root / 'reviews.db'}"}) as server:
         yield server
 

@@ -24,9 +24,9 @@ PAGE_SLACK_S = 10  # for the page to show it: one fragment refresh plus the app 
 
 
 @pytest.fixture(scope="module")
-def lifecycle_app(mnist_dir, tmp_path_factory):
+def lifecycle_app(shared_data_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("lifecycle-app")
-    with AppServer(mnist_dir, root / "runs", log_path=root / "streamlit.log") as server:
+    with AppServer(shared_data_dir, root / "runs", log_path=root / "streamlit.log") as server:
         yield server
 
 

@@ -156,9 +156,11 @@ def spawn_worker(run_dir: Path, data_dir: Path | str) -> subprocess.Popen:
 def cancel(run_dir: Path) -> str:
     """Cancel a run: a queued one becomes cancelled and never starts ("dequeued"); a running one is asked to
     stop after its current batch ("requested"); "" when it had already ended."""
-    now = runs.set_status(run_dir, "cancelled", expect={"status": "queued"}, error=CANCELLED_QUEUED)
-    if now.get("status") == "cancelled" and now.get("error") == CANCELLED_QUEUED:
-        return "dequeued"
+    before = read_json(Path(run_dir) / "status.json", default={}, error=runs.RunStoreError)
+    if before.get("status") == "queued":  # the write below decides, under the run folder's lock: a dispatch
+        now = runs.set_status(run_dir, "cancelled", expect={"status": "queued"}, error=CANCELLED_QUEUED)
+        if now.get("status") == "cancelled":  # that started it meanwhile leaves it "running": asked to stop
+            return "dequeued"
     return "requested" if runs.request_cancel(run_dir) else ""
 
 

@@ -42,7 +42,7 @@ def _limit_text() -> str:
         limit = jobs.max_jobs()
     except ValueError as exc:
         return str(exc)
-    return f"{limit} run{'s' if limit > 1 else ''} train at once on this server ({jobs.MAX_JOBS_ENV}={limit})"
+    return f"{limit} run{'s train' if limit > 1 else ' trains'} at once on this server ({jobs.MAX_JOBS_ENV}={limit})"
 
 
 def queued_panel(info: runs.RunInfo) -> None:
@@ -65,18 +65,21 @@ def _cancel(info: runs.RunInfo) -> None:
 
 def queue_list() -> None:
     """Every queued run with its position; redrawn every QUEUE_POLL_S while any waits."""
-    waiting = [r for r in runs.list_runs(state.runs_dir()) if r.status == "queued"]
+    all_runs = runs.list_runs(state.runs_dir())
+    waiting = [r for r in all_runs if r.status == "queued"]
     if waiting:
-        _live_queue(tuple(r.run_id for r in sorted(waiting, key=lambda r: r.position or 0)))
+        training = ", ".join(f"`{r.run_id}`" for r in all_runs if r.status == "running")
+        _live_queue(tuple(r.run_id for r in sorted(waiting, key=lambda r: r.position or 0)), training)
 
 
 @st.fragment(run_every=QUEUE_POLL_S)
-def _live_queue(drawn: tuple[str, ...]) -> None:
+def _live_queue(drawn: tuple[str, ...], training: str) -> None:
     order = jobs.queued(state.runs_dir())
     if tuple(p.name for p in order) != drawn:
         st.rerun(scope="app")  # a run started or left the queue: the table and the panel change too
     st.subheader("Queue")
-    st.caption(f"{_limit_text()}. Queued runs start in this order, oldest first.")
+    now = f" Training now: {training}." if training else ""
+    st.caption(f"{_limit_text()}.{now} Queued runs start in this order, oldest first.")
     for number, run_dir in enumerate(order, 1):
         try:
             info = runs.read_run(run_dir, position=False)

@@ -60,10 +60,16 @@ def test_three_runs_one_trains_two_wait_the_cancelled_never_starts(page, queue_a
     main = page.get_by_test_id("stMain")
     expect(main.get_by_text("Waiting: number 2 in the queue.", exact=False)).to_be_visible()
     queue = [page.locator(f".st-key-train_unqueue_{r}") for r in (second, third)]
+    expect(main.get_by_text(f"Training now: {first}.", exact=False)).to_be_visible()
     expect(main.get_by_text(re.compile(rf"^1\. {second} · mnist-sample · 3 epochs"))).to_be_visible()
     expect(main.get_by_text(re.compile(rf"^2\. {third} · mnist-sample · 3 epochs"))).to_be_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "train-queue.png"), full_page=True)
+    size = page.viewport_size
+    page.get_by_role("heading", name="Queue", exact=True).hover()  # no tooltip over the page
+    page.wait_for_timeout(500)
+    page.set_viewport_size({"width": size["width"], "height": 2000})  # the app scrolls inside: a tall window
+    page.screenshot(path=str(SCREENSHOTS / "train-queue.png"))
+    page.set_viewport_size(size)
 
     queue[0].get_by_role("button", name="Cancel").click()
     expect(main.get_by_text("Waiting: number 1 in the queue.", exact=False)).to_be_visible()

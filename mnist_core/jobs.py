@@ -98,8 +98,10 @@ def dispatch(runs_dir: Path | str | None = None, data_dir: Path | str | None = N
     run is failed with the reason, and the rest wait for the next dispatch.
     """
     runs_dir = Path(runs_dir if runs_dir is not None else default_runs_dir())
-    if not runs_dir.is_dir():
+    if not runs_dir.is_dir() or not os.access(runs_dir, os.W_OK):  # a read-only store: nothing can start
         return []
+    if not any(_needs_dispatch(status) for _, status in _statuses(runs_dir)):
+        return []  # the common case (nothing waits, nothing died): no lock taken, no lock file made
     started = []
     with queue_lock(runs_dir):
         found = sorted(_statuses(runs_dir), key=_order)
@@ -120,6 +122,11 @@ def dispatch(runs_dir: Path | str | None = None, data_dir: Path | str | None = N
                 started.append(path)
                 active += 1
     return started
+
+
+def _needs_dispatch(status: dict) -> bool:
+    """A run that waits, or one that reads as running but whose worker died (its slot is free)."""
+    return status.get("status") == "queued" or (status.get("status") == "running" and not procs.worker_alive(status))
 
 
 def _start(run_dir: Path, data_dir: Path | str | None) -> bool:

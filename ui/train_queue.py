@@ -23,18 +23,22 @@ DISPATCH_EVERY_S = 5.0
 QUEUE_POLL_S = 2.0
 
 
-@st.cache_resource(show_spinner=False)
-def start_dispatcher() -> threading.Thread:
+_started = threading.Lock()  # held for good by the first caller: one dispatcher per process, whatever the
+# sessions (a module global, not st.cache_resource, which clearing the caches would start again)
+
+
+def start_dispatcher() -> None:
     """A daemon thread of the server process: dispatch the queue at once (a restarted server), then every
-    DISPATCH_EVERY_S (a slot freed by a killed worker). One per process, whatever the sessions."""
+    DISPATCH_EVERY_S (a slot freed by a killed worker)."""
+    if not _started.acquire(blocking=False):
+        return
+
     def loop() -> None:
         while True:  # the folders are read each time: the settings are environment variables
             jobs.dispatch_quietly(state.runs_dir(), state.data_dir())
             time.sleep(DISPATCH_EVERY_S)
 
-    thread = threading.Thread(target=loop, name="mnist-queue-dispatcher", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=loop, name="mnist-queue-dispatcher", daemon=True).start()
 
 
 def _limit_text() -> str:

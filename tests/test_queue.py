@@ -157,6 +157,8 @@ def test_a_dispatcher_in_another_process_waits_for_the_lock(one_job, tmp_path):
         assert other.poll() is None and runs.read_run(waiting).status == "queued"
     assert other.communicate(timeout=60)[0].split() == ["started", waiting.name]
     assert runs.read_run(waiting).status == "running"
+    assert jobs.cancel(waiting) == "requested"  # started meanwhile: Cancel stops it as a running run
+    _wait_for(lambda: runs.read_run(waiting).status == "cancelled", 120, "the started run to stop")
 
 
 def test_the_default_limit_is_one_job_on_two_cores(monkeypatch):

@@ -11,6 +11,7 @@ from mnist_core.config import ConfigError
 from mnist_core.launch import start_worker
 from ui import state
 from ui.train_progress import WATCH_KEY, progress_panel, runs_table, watched_run
+from ui.train_queue import queue_list
 from ui.train_widgets import config_form, data_preview
 
 st.header("Train")
@@ -30,10 +31,10 @@ with form_slot:
     config = dataclasses.replace(config, validation=int(held_out))
     data_preview(config.data)
 
-busy = current is not None and current.status == "running"
 with start_slot:
-    if st.button("Start training", key="train_start", type="primary", disabled=busy,
-                 help="Training runs in its own process: you can leave this page or close the tab."):
+    if st.button("Start training", key="train_start", type="primary",
+                 help="Training runs in its own process: you can leave this page or close the tab. When the "
+                      "server already trains as many runs as it allows, the run waits in the queue."):
         try:
             run_dir = start_worker(config, state.runs_dir(), state.data_dir())
             st.session_state[WATCH_KEY] = run_dir.name
@@ -43,4 +44,5 @@ with start_slot:
         except (ValueError, OSError) as exc:
             st.error(f"Could not start training: {exc}")
 
+queue_list()
 runs_table()

@@ -9,20 +9,20 @@ With config.workers > 1 the worker is a supervisor (mnist_core.supervise) that s
 this same module under torchrun's agent; each rank joins the process group (mnist_core.distributed) and is
 killed by the kernel if the supervisor dies.
 
-At most `MNIST_MAX_JOBS` dashboard runs train at once (default: one per 2 cores and 2 GiB of memory, so 1 on
-a 2-core machine); `start_worker` refuses one more, naming the running ones, under a lock on the runs folder.
+At most `MNIST_MAX_JOBS` runs train at once (default: one per 2 cores and 2 GiB of memory, so 1 on a 2-core
+machine): `start_worker` queues the run and dispatches the queue (mnist_core.jobs); a worker that ends
+dispatches it again, so the next queued run starts.
 """
 from __future__ import annotations
 
 import collections
 import math
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_core import procs, run_probs, runs
+from mnist_core import jobs, procs, run_probs, runs
 from mnist_core.calibration import fit_temperature
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
@@ -32,12 +32,7 @@ from mnist_core.health import run_health
 from mnist_core.supervise import supervise
 from mnist_core.trainer import train
 
-MAX_JOBS_ENV = "MNIST_MAX_JOBS"
 BATCH_EVENT_EVERY_S = 0.4  # the loss curve keeps about 2.5 points a second: enough to follow, cheap to read
-
-
-class JobLimitError(ValueError):
-    """The server already trains as many runs as MNIST_MAX_JOBS allows; the message names them."""
 
 
 def checkpoint_meta(config: TrainConfig, class_names: list[str], final: dict) -> dict:
@@ -142,64 +137,33 @@ def _follow_training(config: TrainConfig, data_dir: Path | str, dist: DistContex
 
 
 def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str) -> Path:
-    """Create the run folder and train in a detached process that outlives the page (and the browser tab).
+    """Create the run folder, queued, and dispatch the queue: the run trains at once in a detached process that
+    outlives the page (and the browser tab) when fewer than MNIST_MAX_JOBS runs train, else when its turn comes.
 
     With config.workers > 1 that process supervises config.workers training processes (see `supervise`).
-    Raises JobLimitError when MNIST_MAX_JOBS runs are training already.
     """
     config.validate(known_data=list_data_sources(data_dir))
+    jobs.max_jobs()  # a bad MNIST_MAX_JOBS is said here, before a run is queued that nothing would start
     limit = max_workers(config.device)
     if config.workers > limit:
         raise ConfigError("workers", f"at most {limit} training processes fit this machine (one per GPU, "
                                      f"or one per CPU core without GPUs), got {config.workers}")
-    runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    with runs.folder_lock(runs_dir):  # two sessions starting at once: one counts the other's run
-        _check_job_limit(runs_dir)
-        run_dir = runs.create_run(runs_dir, config)  # "running" with our pid until the worker's is known
-        proc = _spawn_worker(run_dir, data_dir)
-        # From now on a dead worker means a failed run, even if it dies before writing its own pid. Only while
-        # still "running": a tiny run may already have finished, and its final status must stay.
-        runs.set_status(run_dir, "running", expect={"status": "running"}, **procs.identity(proc.pid))
-    procs.reap_when_done(proc)
+    run_dir = jobs.enqueue(runs_dir, config, data_dir)
+    jobs.dispatch(runs_dir, data_dir)
     return run_dir
 
 
-def max_jobs() -> int:
-    """MNIST_MAX_JOBS, else what the machine holds: a run per 2 cores and per 2 GiB (a worker took 756 MB)."""
-    text = os.environ.get(MAX_JOBS_ENV, "").strip()
-    if text:
-        if not text.isdigit() or int(text) < 1:
-            raise ValueError(f"{MAX_JOBS_ENV} must be a whole number >= 1, got {text!r}")
-        return int(text)
-    memory_gib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
-    return max(1, min(max_workers("cpu") // 2, int(memory_gib // 2)))
-
-
-def _check_job_limit(runs_dir: Path) -> None:
-    running = [r for r in runs.list_runs(runs_dir) if r.status == "running"]
-    limit = max_jobs()
-    if len(running) >= limit:
-        names = ", ".join(f"{r.run_id} ({r.config.get('data')}, started {r.created})" for r in running)
-        raise JobLimitError(f"This server already trains {len(running)} run{'s' if len(running) > 1 else ''}, "
-                            f"its limit ({MAX_JOBS_ENV}={limit}): {names}. Start yours when one has finished "
-                            "or been cancelled.")
-
-
-def _spawn_worker(run_dir: Path, data_dir: Path | str) -> subprocess.Popen:
-    args = [str(run_dir.resolve()), str(Path(data_dir).resolve())]  # absolute: the worker runs from the repo root
-    try:
-        with open(run_dir / "worker.log", "wb") as log:
-            return subprocess.Popen([sys.executable, "-m", "mnist_core.launch", *args],
-                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
-    except OSError as exc:  # else the run would look "running" (with our pid) for as long as we live
-        runs.set_status(run_dir, "failed", error=f"could not start the training worker: {exc}")
-        raise
-
-
 def main(argv: list[str]) -> int:
+    """The worker: train the run, then (a job, not a rank of one) start the next queued run in the freed slot."""
     run_dir, data_dir = Path(argv[0]), Path(argv[1])
+    try:
+        return _work(run_dir, data_dir)
+    finally:
+        if not launched_by_torchrun():  # the supervisor of a multi-process run dispatches for its ranks
+            jobs.dispatch_quietly(run_dir.parent, data_dir)
+
+
+def _work(run_dir: Path, data_dir: Path) -> int:
     try:
         config = TrainConfig.from_dict(read_json(run_dir / "config.json", error=runs.RunStoreError))
     except (runs.RunStoreError, ConfigError) as exc:

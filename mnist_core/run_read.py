@@ -19,7 +19,7 @@ from mnist_core import procs
 from mnist_core.config import ConfigError, TrainConfig, upgrade_fields
 from mnist_core.data import TORCHVISION_CLASSES, default_runs_dir  # noqa: F401  (runs re-exports it)
 
-STATUSES = ("running", "finished", "failed", "cancelled")
+STATUSES = ("queued", "running", "finished", "failed", "cancelled")  # queued: mnist_core.jobs
 BROKEN = "broken"  # a RunInfo status only: the folder cannot be read as a run (RunInfo.error says why)
 DEAD_WORKER = "the training worker stopped unexpectedly"
 
@@ -40,15 +40,17 @@ class RunInfo:
     error: str | None
     created_ns: int = 0  # orders runs created within the same second (`created` is for display)
     warning: str | None = None  # a finished run that did not learn (see mnist_core.health)
+    position: int | None = None  # a queued run's place in the queue, 1 = next to start (see mnist_core.jobs)
 
 
 def is_run_folder(path: Path) -> bool:
     return path.is_dir() and any((path / name).is_file() for name in ("config.json", "status.json"))
 
 
-def read_run(run_dir: Path) -> RunInfo:
+def read_run(run_dir: Path, position: bool = True) -> RunInfo:
     """The run as it stands. Never writes: a run whose worker died reads as failed, and a folder whose files
-    cannot be read as a run reads as BROKEN with the reason (never the files' contents) in `error`."""
+    cannot be read as a run reads as BROKEN with the reason (never the files' contents) in `error`. A queued
+    run's `position` is filled in unless `position` is False (list_runs numbers them itself)."""
     run_dir = Path(run_dir)
     if not is_run_folder(run_dir):
         raise RunStoreError(f"Run {run_dir.name} is not a run folder (config.json or status.json is missing)")
@@ -62,8 +64,30 @@ def read_run(run_dir: Path) -> RunInfo:
     warning = status.get("warning")
     if state == "finished" and "warning" not in status:  # finished before run health was recorded
         warning = _legacy_health(run_dir, status, config)
-    return RunInfo(run_dir.name, run_dir, state, config, status.get("created", ""), status.get("test_accuracy"),
+    info = RunInfo(run_dir.name, run_dir, state, config, status.get("created", ""), status.get("test_accuracy"),
                    status.get("duration"), error, status.get("created_ns") or 0, warning)
+    if state == "queued" and position:
+        order = queue_order(run_dir.parent)  # read a moment later: the run may have started meanwhile
+        info.position = order.index(run_dir.name) + 1 if run_dir.name in order else None
+    return info
+
+
+def queue_order(runs_dir: Path) -> list[str]:
+    """The ids of the queued runs, next to start first (by creation time); only status.json files are read."""
+    found = []
+    for child in Path(runs_dir).iterdir():
+        try:
+            status = json.loads((child / "status.json").read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(status, dict) and status.get("status") == "queued":
+            found.append((created_ns_of(status), child.name))
+    return [run_id for _, run_id in sorted(found)]
+
+
+def created_ns_of(status: dict) -> int:
+    value = status.get("created_ns")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _legacy_health(run_dir: Path, status: dict, config: dict) -> str | None:
@@ -132,9 +156,12 @@ def list_runs(runs_dir: Path | str | None = None) -> list[RunInfo]:
     for child in children:
         if is_run_folder(child):
             try:
-                runs.append(read_run(child))
+                runs.append(read_run(child, position=False))
             except RunStoreError:  # vanished meanwhile (deleted by another session)
                 continue
+    waiting = sorted((r for r in runs if r.status == "queued"), key=lambda r: (r.created_ns, r.run_id))
+    for number, r in enumerate(waiting, 1):
+        r.position = number
     return sorted(runs, key=lambda r: (r.created, r.created_ns, r.run_id), reverse=True)
 
 

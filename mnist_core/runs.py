@@ -3,8 +3,9 @@ metrics.jsonl, which is appended line by line and read back skipping a half-writ
 
 <runs dir>/<run id>/            run id: YYYYmmdd-HHMMSS-xxxx
     config.json     TrainConfig
-    status.json     {"status": running|finished|failed|cancelled, "pid", "pid_start", "created", "error",
-                     "test_accuracy", "warning", ...}
+    status.json     {"status": queued|running|finished|failed|cancelled, "pid", "pid_start", "created",
+                     "created_ns", "error", "test_accuracy", "warning", ...}; a queued run: "data_dir"
+                     (mnist_core.jobs)
     metrics.jsonl   one event per line, appended as training goes
     model.pt        checkpoint: state_dict plus metadata (architecture, classes, normalisation, metrics)
     probs.pt        cached test-set probabilities (N, C) and labels (N,)
@@ -51,11 +52,15 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def create_run(runs_dir: Path | str, config: TrainConfig, run_id: str | None = None) -> Path:
+def create_run(runs_dir: Path | str, config: TrainConfig, run_id: str | None = None, status: str = "running",
+               **fields) -> Path:
+    """A new run folder: "running" in this process, or "queued" (mnist_core.jobs.enqueue) with `fields`."""
     run_dir = Path(runs_dir) / (run_id or new_run_id())
     run_dir.mkdir(parents=True, exist_ok=False)
     write_json_atomic(run_dir / "config.json", config.to_dict())
-    set_status(run_dir, "running", created=_now(), created_ns=time.time_ns(), **procs.identity(os.getpid()))
+    if status == "running":
+        fields.update(procs.identity(os.getpid()))
+    set_status(run_dir, status, created=_now(), created_ns=time.time_ns(), **fields)
     return run_dir
 
 
@@ -124,12 +129,14 @@ def _is_plain(value) -> bool:
 
 
 def delete_run(run_dir: Path) -> None:
-    """Remove a run folder; a run whose worker is still training must be cancelled first."""
+    """Remove a run folder; a run still training or queued must be cancelled first."""
     run_dir = Path(run_dir)
     if not is_run_folder(run_dir):
         raise RunStoreError(f"Run {run_dir.name} is not a run folder")
-    if read_run(run_dir).status == "running":
-        raise RunStoreError(f"Run {run_dir.name} is still training: cancel it first, then delete it")
+    status = read_run(run_dir).status
+    if status in ("running", "queued"):
+        what = "still training" if status == "running" else "queued"
+        raise RunStoreError(f"Run {run_dir.name} is {what}: cancel it first, then delete it")
     shutil.rmtree(run_dir)
 
 

@@ -25,7 +25,9 @@ def supervise(run_dir: Path, data_dir: Path, workers: int) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    # torchrun would give each rank 1 thread; share this machine's cores out instead
+    # torchrun would give each rank 1 thread; share this machine's cores out instead (only for these ranks: the
+    # next queued run, which this process starts when it ends, gets the machine's default again)
+    own_threads = "OMP_NUM_THREADS" not in os.environ
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, max_workers("cpu") // workers)))
     os.environ[procs.SUPERVISOR_ENV] = str(os.getpid())  # the ranks' parent: they die with it
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=workers, run_id=Path(run_dir).name,
@@ -38,6 +40,9 @@ def supervise(run_dir: Path, data_dir: Path, workers: int) -> int:
         failures, problem = exc.failures, ""
     except Exception as exc:  # rendezvous trouble, or a signal to this supervisor (SignalException)
         problem = f"the training processes were stopped ({type(exc).__name__}: {exc})"
+    finally:
+        if own_threads:
+            os.environ.pop("OMP_NUM_THREADS", None)
     return record_outcome(Path(run_dir), failures, workers, problem)
 
 

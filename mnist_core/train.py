@@ -19,7 +19,7 @@ from argparse import Namespace
 
 from tqdm import tqdm
 
-from mnist_core import distributed, runs
+from mnist_core import distributed, jobs, runs
 from mnist_core.cli import ArgumentParser, fail
 from mnist_core.config import RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
 from mnist_core.data import default_data_dir, list_data_sources
@@ -128,11 +128,14 @@ def train_into_run(config: TrainConfig, args: Namespace, dist: DistContext = LOC
         run_dir = runs.create_run(args.runs_dir, config)
     except OSError as exc:
         return fail(f"cannot create a run folder in {args.runs_dir}: {exc.strerror or exc}", 2)
+    jobs.dispatch_quietly(args.runs_dir, args.data_dir)  # e.g. runs queued by a server that is down
     try:
         status = run_training(config, run_dir, args.data_dir, on_event=ProgressPrinter(config.epochs),
                               should_stop=lambda: False, dist=dist)
     except KeyboardInterrupt:
         status = runs.end_run(run_dir, "cancelled", error="interrupted")
+    finally:  # this run's slot is free: a queued dashboard run may start
+        jobs.dispatch_quietly(args.runs_dir, args.data_dir)
     if status["status"] != "finished":
         return fail(f"run {status['status']}: {status.get('error')}  (run folder: {run_dir})", 1)
     print(f"test accuracy: {status['test_accuracy']:.4f}")

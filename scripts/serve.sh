@@ -26,6 +26,8 @@ if ! "$PYTHON" -c "import streamlit, torch" 2>/dev/null; then
   exit 1
 fi
 echo "MNIST Lab on http://$ADDRESS:$PORT  data: $MNIST_DATA_DIR  runs: $MNIST_RUNS_DIR"
+# Runs queued before a restart start now, with no page open; runs whose worker died are written as failed.
+"$PYTHON" -m mnist_core.jobs dispatch || echo "warning: the training queue could not be dispatched" >&2
 # exec: the server replaces this shell, so Ctrl-C, SIGTERM and `docker stop` reach it directly.
 exec "$PYTHON" -m streamlit run app.py --server.address "$ADDRESS" --server.port "$PORT" \
   --server.fileWatcherType none --browser.gatherUsageStats false

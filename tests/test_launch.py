@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from mnist_core import files, launch, runs
+from mnist_core import files, jobs, launch, runs
 from mnist_core.config import TrainConfig
 from mnist_core.predict import evaluate, predict_proba
 
@@ -107,10 +107,10 @@ def test_a_worker_that_cannot_start_leaves_a_failed_run(tmp_path, monkeypatch):
     def no_processes(*args, **kwargs):
         raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(launch.subprocess, "Popen", no_processes)
-    with pytest.raises(OSError):
-        launch.start_worker(QUICK, tmp_path / "runs", tmp_path / "data")
+    monkeypatch.setattr(jobs.subprocess, "Popen", no_processes)
+    run_dir = launch.start_worker(QUICK, tmp_path / "runs", tmp_path / "data")  # the page then shows the reason
     [info] = runs.list_runs(tmp_path / "runs")
+    assert info.path == run_dir
     assert info.status == "failed"
     assert info.error == "could not start the training worker: [Errno 11] Resource temporarily unavailable"
 
@@ -121,7 +121,7 @@ def workers(tmp_path_factory):
     one to kill. Any still alive at the end are killed."""
     root = tmp_path_factory.mktemp("workers")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(launch.MAX_JOBS_ENV, "3")
+        mp.setenv(jobs.MAX_JOBS_ENV, "3")
         started = {name: launch.start_worker(config, root / "runs", root / "data")
                    for name, config in (("finish", QUICK), ("cancel", LONG), ("crash", LONG))}
     yield started

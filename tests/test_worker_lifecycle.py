@@ -1,15 +1,12 @@
-"""Training workers for real: the server-wide job limit across processes, finished workers reaped (no zombie),
+"""Training workers for real (the job limit and its queue: tests/test_queue.py): finished workers reaped (no zombie),
 a cancel during the final evaluation, a diverged lr=10 run flagged.
 
     python -m pytest -q tests/test_worker_lifecycle.py
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,17 +22,6 @@ from mnist_core.trainer import train
 REPO = Path(__file__).resolve().parent.parent
 QUICK = TrainConfig(data="mnist-sample", epochs=1, batch_size=32, device="cpu")
 LONG = TrainConfig(data="mnist-sample", epochs=50, batch_size=100, device="cpu")
-START = """import json, sys
-from mnist_core import launch
-from mnist_core.config import TrainConfig
-try:
-    run_dir = launch.start_worker(TrainConfig(**json.loads(sys.argv[1])), sys.argv[2], sys.argv[3])
-    print(json.dumps({"run": run_dir.name}))
-except launch.JobLimitError as exc:
-    print(json.dumps({"refused": str(exc)}))
-"""
-
-
 def _wait_for(condition, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -49,36 +35,6 @@ def _kill_workers(runs_dir: Path) -> None:
     for info in runs.list_runs(runs_dir):
         if info.status == "running":
             os.kill(files.read_json(info.path / "status.json")["pid"], signal.SIGKILL)
-
-
-def test_sessions_starting_together_get_one_run_and_a_clear_refusal(tmp_path):
-    """Three dashboard processes press Start at the same moment with MNIST_MAX_JOBS=1."""
-    env = {**os.environ, launch.MAX_JOBS_ENV: "1"}
-    args = [json.dumps(LONG.to_dict()), str(tmp_path / "runs"), str(tmp_path / "data")]
-    starters = [subprocess.Popen([sys.executable, "-c", START, *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                 text=True) for _ in range(3)]
-    try:
-        answers = [json.loads(p.communicate(timeout=120)[0]) for p in starters]
-        started = [a["run"] for a in answers if "run" in a]
-        refused = [a["refused"] for a in answers if "refused" in a]
-        assert len(started) == 1 and len(refused) == 2
-        [run_id] = started
-        for message in refused:
-            assert message.startswith("This server already trains 1 run, its limit (MNIST_MAX_JOBS=1): "
-                                      f"{run_id} (mnist-sample, started ")
-            assert message.endswith("Start yours when one has finished or been cancelled.")
-        assert [r.run_id for r in runs.list_runs(tmp_path / "runs")] == [run_id]  # nothing else was created
-    finally:
-        _kill_workers(tmp_path / "runs")
-
-
-def test_the_default_limit_is_one_job_on_two_cores(monkeypatch):
-    monkeypatch.delenv(launch.MAX_JOBS_ENV, raising=False)
-    monkeypatch.setattr(launch, "max_workers", lambda device: 2)
-    assert launch.max_jobs() == 1
-    monkeypatch.setenv(launch.MAX_JOBS_ENV, "lots")
-    with pytest.raises(ValueError, match=r"MNIST_MAX_JOBS must be a whole number >= 1, got 'lots'"):
-        launch.max_jobs()
 
 
 def _process_state(pid: int) -> str | None:

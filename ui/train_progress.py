@@ -23,6 +23,7 @@ from mnist_core.data import DataError
 from mnist_core.progress import Progress, Watcher
 from ui import state
 from ui.grid import GREEN, RED, grid_png
+from ui.train_queue import queued_panel
 
 POLL_S = 1.0  # the live fragment's refresh while a run trains
 CHART_EVERY_S = 3.0  # the charts' refresh at most, while training (each redraw costs the browser a Plotly render)
@@ -30,7 +31,7 @@ WATCH_KEY, WATCHER_KEY, FIGURES_KEY = "train_watch", "train_watcher", "train_fig
 
 
 def watched_run() -> runs.RunInfo | None:
-    """The run whose progress this page shows: the one launched here, else the newest running one.
+    """The run whose progress this page shows: the one launched here (perhaps queued), else the newest running one.
 
     A running run found here is remembered, so that a reloaded page (a new session) keeps showing it when it
     ends, with its final status, instead of dropping it from the page."""
@@ -46,24 +47,24 @@ def watched_run() -> runs.RunInfo | None:
 
 
 def progress_panel(info: runs.RunInfo | None) -> None:
-    """The watched run: polled once a second while it trains, drawn once when it has ended."""
+    """The watched run: polled once a second while it waits or trains, drawn once when it has ended."""
     if info is None:
         return
-    if info.status == "running":
-        _live_panel(info.run_id)
+    if info.status in ("queued", "running"):
+        _live_panel(info.run_id, info.status)
     else:
         _panel(info)
 
 
 @st.fragment(run_every=POLL_S)
-def _live_panel(run_id: str) -> None:
+def _live_panel(run_id: str, drawn: str) -> None:
     try:
         info = runs.read_run(state.runs_dir() / run_id)  # this run only: not every run's files each second
     except runs.RunStoreError:
         st.rerun(scope="app")  # deleted meanwhile (by another tab): the page redraws without it
     _panel(info)
-    if info.status != "running":
-        st.rerun(scope="app")  # the sidebar and the runs table gain the run; the next page has no fragment
+    if info.status != drawn:  # started, or ended: the sidebar, the queue and the runs table change with it
+        st.rerun(scope="app")
 
 
 def _watcher(info: runs.RunInfo) -> Watcher:
@@ -76,6 +77,9 @@ def _watcher(info: runs.RunInfo) -> Watcher:
 
 
 def _panel(info: runs.RunInfo) -> None:
+    if info.status == "queued":
+        queued_panel(info)
+        return
     watcher = _watcher(info)
     watcher.update()
     p = watcher.progress
@@ -180,9 +184,14 @@ def _accuracy(r: runs.RunInfo) -> str:
     return f"{r.test_accuracy:.2%}" if r.test_accuracy is not None else ""
 
 
+def status_text(r: runs.RunInfo) -> str:
+    """'queued #2' for a queued run (its place in the queue), else the status."""
+    return f"queued #{r.position}" if r.status == "queued" and r.position else r.status
+
+
 def run_choice(r: runs.RunInfo) -> str:
     """How a run reads in the delete list: id · status · data · accuracy."""
-    return " · ".join(x for x in (r.run_id, r.status, str(r.config.get("data")), _accuracy(r)) if x)
+    return " · ".join(x for x in (r.run_id, status_text(r), str(r.config.get("data")), _accuracy(r)) if x)
 
 
 def runs_table() -> None:
@@ -192,7 +201,7 @@ def runs_table() -> None:
         st.caption("No runs yet.")
         return
     st.dataframe(pd.DataFrame([{  # text, with "" for what a run does not have yet (not a literal None)
-        "run": r.run_id, "status": r.status, "data": r.config.get("data") or "",
+        "run": r.run_id, "status": status_text(r), "data": r.config.get("data") or "",
         "architecture": r.config.get("architecture") or "",
         "epochs": r.config.get("epochs"), "test accuracy": _accuracy(r),
         "duration (s)": f"{r.duration:.1f}" if r.duration else "", "created": r.created,
@@ -212,8 +221,9 @@ def runs_table() -> None:
         st.warning(f"Delete run {pick} and its model for good?")
         yes, no = st.columns(2)
         if yes.button("Yes, delete", key="train_delete_confirm", type="primary"):
-            if target.status == "running":
-                st.error("This run is still training: cancel it first.")
+            if target.status in ("running", "queued"):
+                st.error(f"This run is {'still training' if target.status == 'running' else 'queued'}: "
+                         "cancel it first.")
             else:
                 runs.delete_run(target.path)
                 st.session_state.pop("train_confirm_delete")

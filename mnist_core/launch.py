@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_core import procs, run_probs, runs
+from mnist_core import procs, quotas, run_probs, runs
 from mnist_core.calibration import fit_temperature
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
@@ -141,11 +141,12 @@ def _follow_training(config: TrainConfig, data_dir: Path | str, dist: DistContex
     return {"status": last[0]["type"], "error": last[0].get("error")}
 
 
-def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str) -> Path:
+def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str, owner: str = "") -> Path:
     """Create the run folder and train in a detached process that outlives the page (and the browser tab).
 
     With config.workers > 1 that process supervises config.workers training processes (see `supervise`).
-    Raises JobLimitError when MNIST_MAX_JOBS runs are training already.
+    Raises JobLimitError when MNIST_MAX_JOBS runs are training already; with an `owner` (the dashboard's
+    login), records it in status.json and raises quotas.QuotaError when they have MNIST_MAX_RUNS_PER_USER runs.
     """
     config.validate(known_data=list_data_sources(data_dir))
     limit = max_workers(config.device)
@@ -155,8 +156,10 @@ def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
     with runs.folder_lock(runs_dir):  # two sessions starting at once: one counts the other's run
+        if owner:
+            quotas.check_runs(runs_dir, owner)
         _check_job_limit(runs_dir)
-        run_dir = runs.create_run(runs_dir, config)  # "running" with our pid until the worker's is known
+        run_dir = runs.create_run(runs_dir, config, owner=owner)  # "running" with our pid until the worker's is known
         proc = _spawn_worker(run_dir, data_dir)
         # From now on a dead worker means a failed run, even if it dies before writing its own pid. Only while
         # still "running": a tiny run may already have finished, and its final status must stay.

@@ -40,6 +40,7 @@ class RunInfo:
     error: str | None
     created_ns: int = 0  # orders runs created within the same second (`created` is for display)
     warning: str | None = None  # a finished run that did not learn (see mnist_core.health)
+    owner: str = ""  # who started it from the dashboard with login on (status.json "owner"); "" otherwise
 
 
 def is_run_folder(path: Path) -> bool:
@@ -63,7 +64,7 @@ def read_run(run_dir: Path) -> RunInfo:
     if state == "finished" and "warning" not in status:  # finished before run health was recorded
         warning = _legacy_health(run_dir, status, config)
     return RunInfo(run_dir.name, run_dir, state, config, status.get("created", ""), status.get("test_accuracy"),
-                   status.get("duration"), error, status.get("created_ns") or 0, warning)
+                   status.get("duration"), error, status.get("created_ns") or 0, warning, status.get("owner") or "")
 
 
 def _legacy_health(run_dir: Path, status: dict, config: dict) -> str | None:
@@ -73,7 +74,7 @@ def _legacy_health(run_dir: Path, status: dict, config: dict) -> str | None:
     return run_health(read_events(run_dir), status.get("test_accuracy"), 10 if builtin else None)
 
 
-_STATUS_TYPES = {"created": str, "error": str, "warning": str, "created_ns": int,
+_STATUS_TYPES = {"created": str, "error": str, "warning": str, "created_ns": int, "owner": str,
                  "test_accuracy": (int, float), "duration": (int, float)}
 
 

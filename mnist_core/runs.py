@@ -4,7 +4,7 @@ metrics.jsonl, which is appended line by line and read back skipping a half-writ
 <runs dir>/<run id>/            run id: YYYYmmdd-HHMMSS-xxxx
     config.json     TrainConfig
     status.json     {"status": running|finished|failed|cancelled, "pid", "pid_start", "created", "error",
-                     "test_accuracy", "warning", ...}
+                     "test_accuracy", "warning", "owner" (who started it, with login on), ...}
     metrics.jsonl   one event per line, appended as training goes
     model.pt        checkpoint: state_dict plus metadata (architecture, classes, normalisation, metrics)
     probs.pt        cached test-set probabilities (N, C) and labels (N,)
@@ -51,11 +51,14 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def create_run(runs_dir: Path | str, config: TrainConfig, run_id: str | None = None) -> Path:
+def create_run(runs_dir: Path | str, config: TrainConfig, run_id: str | None = None, owner: str = "") -> Path:
+    """A new run folder, "running" with our pid; `owner` (a login's email) goes into status.json, not the config:
+    the config is the training recipe, and a run's owner does not change what it trains."""
     run_dir = Path(runs_dir) / (run_id or new_run_id())
     run_dir.mkdir(parents=True, exist_ok=False)
     write_json_atomic(run_dir / "config.json", config.to_dict())
-    set_status(run_dir, "running", created=_now(), created_ns=time.time_ns(), **procs.identity(os.getpid()))
+    set_status(run_dir, "running", created=_now(), created_ns=time.time_ns(), **procs.identity(os.getpid()),
+               **({"owner": owner} if owner else {}))
     return run_dir
 
 

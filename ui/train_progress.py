@@ -21,7 +21,7 @@ import streamlit as st
 from mnist_core import runs
 from mnist_core.data import DataError
 from mnist_core.progress import Progress, Watcher
-from ui import state
+from ui import identity, state
 from ui.grid import GREEN, RED, grid_png
 
 POLL_S = 1.0  # the live fragment's refresh while a run trains
@@ -197,7 +197,11 @@ def runs_table() -> None:
         "epochs": r.config.get("epochs"), "test accuracy": _accuracy(r),
         "duration (s)": f"{r.duration:.1f}" if r.duration else "", "created": r.created,
         "problem": r.warning or (r.error if r.status != "finished" else "") or "",
+        **({"started by": r.owner} if identity.login_on() or any(x.owner for x in all_runs) else {}),
     } for r in all_runs]), hide_index=True, key="train_runs_table")
+    if not identity.may_delete():
+        st.caption(identity.delete_refusal())
+        return
     by_id = {r.run_id: r for r in all_runs}
     if st.session_state.get("train_delete_pick") in by_id:
         # The browser keeps a keyed selectbox's label as it was drawn; setting the pick again sends the new

@@ -8,6 +8,7 @@ The login itself (st.login against a real OpenID Connect provider) is tests/brow
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,12 @@ def test_the_data_page_shows_the_dataset_limit_and_imports_nothing(dirs, monkeyp
     bob.run()
     bob.button(key="data_import").click().run()
     assert {m["name"]: m["imported_by"] for m in datasets.list_imported()} == {"first": ADA, "second": BOB}
+
+
+def test_only_the_owner_or_an_admin_may_cancel_a_running_run(dirs):
+    run_dir = runs.create_run(dirs[1], TrainConfig(data="mnist-sample", epochs=3), owner=BOB)
+    runs.set_status(run_dir, "running", pid=os.getpid())  # looks live: its worker is this test's process
+    assert "train_cancel" not in [b.key for b in app().button]  # ada
+    for who in (BOB, "admin@example.com"):
+        assert "train_cancel" in [b.key for b in app(email=who).button]
+    assert "train_cancel" in [b.key for b in app(login=False).button]

@@ -36,6 +36,11 @@ def may_delete() -> bool:
     return not login_on() or quotas.is_admin(email())
 
 
+def may_cancel(owner: str) -> bool:
+    """Without login anyone may cancel a run; with login its owner and the administrators."""
+    return not login_on() or quotas.same_identity(owner, email()) or quotas.is_admin(email())
+
+
 def delete_refusal() -> str:
     return ("Only administrators may delete: log in with an address listed in MNIST_ADMINS." if not email()
             else f"Only administrators may delete; {md_escape(email())} is not one of them (MNIST_ADMINS).")

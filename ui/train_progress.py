@@ -83,7 +83,7 @@ def _panel(info: runs.RunInfo) -> None:
     st.subheader(f"Run {info.run_id} · {info.status}")
     progress_bars(p, live)
     if live:
-        if st.button("Cancel training", key="train_cancel"):
+        if identity.may_cancel(info.owner) and st.button("Cancel training", key="train_cancel"):
             if runs.request_cancel(info.path):
                 st.toast("Cancel requested: the worker stops after its current batch.")
             else:

@@ -87,7 +87,8 @@ class AppServer:
         env = dict(os.environ, MNIST_DATA_DIR=str(self.data_dir), MNIST_RUNS_DIR=str(self.runs_dir),
                    PYTHONUNBUFFERED="1", **self.env)
         cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false", *self.args]
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               *self.args]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)

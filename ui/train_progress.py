@@ -191,13 +191,14 @@ def runs_table() -> None:
     if not all_runs:
         st.caption("No runs yet.")
         return
+    owners = identity.login_on() or any(r.owner for r in all_runs)  # who started each run, once anyone did
     st.dataframe(pd.DataFrame([{  # text, with "" for what a run does not have yet (not a literal None)
-        "run": r.run_id, "status": r.status, "data": r.config.get("data") or "",
+        "run": r.run_id, "status": r.status, **({"started by": r.owner} if owners else {}),
+        "data": r.config.get("data") or "",
         "architecture": r.config.get("architecture") or "",
         "epochs": r.config.get("epochs"), "test accuracy": _accuracy(r),
         "duration (s)": f"{r.duration:.1f}" if r.duration else "", "created": r.created,
         "problem": r.warning or (r.error if r.status != "finished" else "") or "",
-        **({"started by": r.owner} if identity.login_on() or any(x.owner for x in all_runs) else {}),
     } for r in all_runs]), hide_index=True, key="train_runs_table")
     if not identity.may_delete():
         st.caption(identity.delete_refusal())

@@ -18,6 +18,7 @@ import pytest
 from fake_run import make_fake_run
 from playwright.sync_api import expect
 
+from mnist_core import runs
 from mnist_core.data import load_dataset
 from mnist_core.review.store import ReviewStore, default_db_url
 from tests.browser.harness import SCREENSHOTS, AppServer, free_port, kill_group, open_page, wait_idle
@@ -59,7 +60,8 @@ def login_app(provider, tmp_path_factory):
     """The app with [auth] pointing at the provider, and one (fake) finished run to review."""
     root = tmp_path_factory.mktemp("login")
     runs_dir, data_dir = root / "runs", root / "data"
-    make_fake_run(runs_dir, labels=load_dataset("mnist-sample").test_labels.numpy())
+    run_dir = make_fake_run(runs_dir, labels=load_dataset("mnist-sample").test_labels.numpy())
+    runs.set_status(run_dir, "finished", owner=EMAIL)  # as if she had started it from the Train page
     port = free_port()
     secrets = root / "secrets.toml"
     secrets.write_text(f'''[auth]
@@ -98,6 +100,7 @@ def test_login_through_the_provider_records_the_verdict_under_the_email(page, lo
     expect(page.get_by_text(f"reviewing as {SHOWN}")).to_be_visible()
     page.locator(".st-key-review_fine button").click()
     wait_idle(page)
+    page.screenshot(path=str(SCREENSHOTS / "login-review.png"))
     [run_id] = [p.name for p in login_app.runs_dir.iterdir() if p.is_dir()]
     [verdict] = ReviewStore(default_db_url(login_app.runs_dir)).history(run_id)
     assert (verdict.reviewer, verdict.verdict) == (EMAIL, "fine")
@@ -105,6 +108,8 @@ def test_login_through_the_provider_records_the_verdict_under_the_email(page, lo
     open_page(page, login_app.url)  # the Train page: she may start runs, but deleting is for MNIST_ADMINS
     expect(page.get_by_text(f"Only administrators may delete; {SHOWN} is not one of them")).to_be_visible()
     expect(page.get_by_role("button", name="Start training")).to_be_visible()
+    page.get_by_role("heading", name="Runs").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "login-train-runs.png"))
 
     page.locator(".st-key-auth_logout button").click()
     page.wait_for_url(lambda url: "end_session" in url or url.rstrip("/") == login_app.url)

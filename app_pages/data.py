@@ -8,7 +8,8 @@ import streamlit as st
 
 from mnist_core.data import DataError
 from mnist_core.own_data.datasets import commit, validate_name
-from ui import state
+from mnist_core.quotas import QuotaError
+from ui import identity, state
 from ui.data_widgets import analysis_for, dataset_manager, flash, models_in_and_out, server_folder, show_analysis
 
 st.header("Data")
@@ -34,10 +35,13 @@ if analysis is not None:
         problem = str(exc)
     if name and problem:
         st.warning(problem)
-    if st.button("Import", key="data_import", type="primary", disabled=problem is not None):
+    if identity.require_login("import a dataset", key="data_login") and st.button(
+            "Import", key="data_import", type="primary", disabled=problem is not None):
         try:
-            commit(analysis, name, data_dir=state.data_dir())
+            commit(analysis, name, data_dir=state.data_dir(), imported_by=identity.email())
             st.success(f"Imported {name!r}. Train on it by choosing data source {name!r} on the Train page.")
+        except QuotaError as exc:
+            st.error(str(exc), icon=":material/block:")
         except (DataError, OSError) as exc:
             st.error(f"Nothing was imported: {exc}")
 

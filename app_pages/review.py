@@ -16,6 +16,7 @@ from mnist_core.review.queue import image_to_show, neighbours, next_unreviewed, 
 from mnist_core.review.store import MAX_NOTE, VERDICTS, ReviewStoreError, VerdictError, latest_by_image, shown_url
 from mnist_core.review.suspects import filter_queue, find_suspects
 from ui.grid import enlarge
+from ui.identity import login_on
 from ui.network_view import open_in_network
 from ui.review import describe, issues_table, probability_chart, queue_table
 from ui.reviewer import current_reviewer
@@ -28,6 +29,7 @@ SHORTCUTS = {"label_wrong": "W", "ambiguous": "A", "model_wrong": "M", "fine": "
 view = require_run_view()
 names, run_id, data = view.class_names, view.info.run_id, view.info.config.get("data", "")
 reviewer = current_reviewer()
+ASK_NAME = "log in (in the sidebar)" if login_on() else "enter your name in the sidebar"
 st.header("Review labels")
 db_url = review_db_url()
 try:
@@ -41,7 +43,8 @@ latest = latest_by_image(history)
 s = find_suspects(view.probs, view.labels)
 # Names, notes, class and dataset names are typed by visitors: every one goes through md_escape or st.text.
 st.caption(f"Run {md_escape(run_id)} · {md_escape(data)} · verdicts stored in {md_escape(shown_url(db_url))} · "
-           f"reviewing as {md_escape(reviewer) if reviewer else '— enter your name in the sidebar'}")
+           f"reviewing as {md_escape(reviewer) if reviewer else '— ' + ASK_NAME}"
+           + ("" if login_on() else " (names are not verified)"))
 
 for problem in seed_review_filters(len(names)):
     st.warning(md_escape(problem))
@@ -150,7 +153,7 @@ else:
     buttons[5].button("Next", key="review_next", shortcut="N", on_click=go, width="stretch",
                       args=(following,), disabled=following is None)
     if not reviewer:
-        st.warning("Enter your name in the sidebar to give verdicts.")
+        st.warning(f"{ASK_NAME[0].upper()}{ASK_NAME[1:]} to give verdicts.")
     earlier = [v for v in history if v.index == image]
     with st.expander(f"History of image {image} ({len(earlier)} verdicts)"):
         for v in earlier:

@@ -9,7 +9,8 @@ import streamlit as st
 
 from mnist_core.config import ConfigError
 from mnist_core.launch import start_worker
-from ui import state
+from mnist_core.quotas import QuotaError
+from ui import identity, state
 from ui.train_progress import WATCH_KEY, progress_panel, runs_table, watched_run
 from ui.train_queue import queue_list
 from ui.train_widgets import config_form, data_preview
@@ -32,15 +33,18 @@ with form_slot:
     data_preview(config.data)
 
 with start_slot:
-    if st.button("Start training", key="train_start", type="primary",
-                 help="Training runs in its own process: you can leave this page or close the tab. When the "
-                      "server already trains as many runs as it allows, the run waits in the queue."):
+    if identity.require_login("start a training run", key="train_login") and st.button(
+            "Start training", key="train_start", type="primary",
+            help="Training runs in its own process: you can leave this page or close the tab. When the server "
+                 "already trains as many runs as it allows, the run waits in the queue."):
         try:
-            run_dir = start_worker(config, state.runs_dir(), state.data_dir())
+            run_dir = start_worker(config, state.runs_dir(), state.data_dir(), owner=identity.email())
             st.session_state[WATCH_KEY] = run_dir.name
             st.rerun()
         except ConfigError as exc:
             st.error(f"Check **{exc.field}**: {exc}")
+        except QuotaError as exc:
+            st.error(str(exc), icon=":material/block:")
         except (ValueError, OSError) as exc:
             st.error(f"Could not start training: {exc}")
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mnist_core import procs, runs
+from mnist_core import procs, quotas, runs
 from mnist_core.config import TrainConfig
 from mnist_core.data import default_data_dir, default_runs_dir
 from mnist_core.distributed import max_workers
@@ -62,10 +62,14 @@ def queue_lock(runs_dir: Path | str) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def enqueue(runs_dir: Path | str, config: TrainConfig, data_dir: Path | str) -> Path:
-    """A new run folder, queued (its worker reads `data_dir`); `dispatch` starts it when its turn comes."""
-    with queue_lock(runs_dir):  # created under the lock: a dispatcher sees the queue whole, in creation order
-        return runs.create_run(runs_dir, config, status="queued", data_dir=str(Path(data_dir).resolve()))
+def enqueue(runs_dir: Path | str, config: TrainConfig, data_dir: Path | str, owner: str = "") -> Path:
+    """A new run folder, queued (its worker reads `data_dir`); `dispatch` starts it when its turn comes. With an
+    `owner` (a login), quotas.QuotaError when they have MNIST_MAX_RUNS_PER_USER runs already, nothing created."""
+    with queue_lock(runs_dir):  # created under the lock: a dispatcher sees the queue whole, in creation order,
+        if owner:  # and two pages pressing Start at once cannot both pass the per-person limit
+            quotas.check_runs(runs_dir, owner)
+        return runs.create_run(runs_dir, config, status="queued", owner=owner,
+                               data_dir=str(Path(data_dir).resolve()))
 
 
 def _statuses(runs_dir: Path) -> list[tuple[Path, dict]]:

@@ -136,11 +136,13 @@ def _follow_training(config: TrainConfig, data_dir: Path | str, dist: DistContex
     return {"status": last[0]["type"], "error": last[0].get("error")}
 
 
-def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str) -> Path:
+def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str, owner: str = "") -> Path:
     """Create the run folder, queued, and dispatch the queue: the run trains at once in a detached process that
     outlives the page (and the browser tab) when fewer than MNIST_MAX_JOBS runs train, else when its turn comes.
 
     With config.workers > 1 that process supervises config.workers training processes (see `supervise`).
+    With an `owner` (the dashboard's login) it is recorded in status.json, and quotas.QuotaError is raised when
+    they have MNIST_MAX_RUNS_PER_USER runs already.
     """
     config.validate(known_data=list_data_sources(data_dir))
     jobs.max_jobs()  # a bad MNIST_MAX_JOBS is said here, before a run is queued that nothing would start
@@ -148,7 +150,7 @@ def start_worker(config: TrainConfig, runs_dir: Path | str, data_dir: Path | str
     if config.workers > limit:
         raise ConfigError("workers", f"at most {limit} training processes fit this machine (one per GPU, "
                                      f"or one per CPU core without GPUs), got {config.workers}")
-    run_dir = jobs.enqueue(runs_dir, config, data_dir)
+    run_dir = jobs.enqueue(runs_dir, config, data_dir, owner=owner)
     jobs.dispatch(runs_dir, data_dir)
     return run_dir
 

@@ -41,6 +41,7 @@ class RunInfo:
     created_ns: int = 0  # orders runs created within the same second (`created` is for display)
     warning: str | None = None  # a finished run that did not learn (see mnist_core.health)
     position: int | None = None  # a queued run's place in the queue, 1 = next to start (see mnist_core.jobs)
+    owner: str = ""  # who started it from the dashboard with login on (status.json "owner"); "" otherwise
 
 
 def is_run_folder(path: Path) -> bool:
@@ -65,7 +66,8 @@ def read_run(run_dir: Path, position: bool = True) -> RunInfo:
     if state == "finished" and "warning" not in status:  # finished before run health was recorded
         warning = _legacy_health(run_dir, status, config)
     info = RunInfo(run_dir.name, run_dir, state, config, status.get("created", ""), status.get("test_accuracy"),
-                   status.get("duration"), error, status.get("created_ns") or 0, warning)
+                   status.get("duration"), error, status.get("created_ns") or 0, warning,
+                   owner=status.get("owner") or "")
     if state == "queued" and position:
         order = queue_order(run_dir.parent)  # read a moment later: the run may have started meanwhile
         info.position = order.index(run_dir.name) + 1 if run_dir.name in order else None
@@ -97,7 +99,7 @@ def _legacy_health(run_dir: Path, status: dict, config: dict) -> str | None:
     return run_health(read_events(run_dir), status.get("test_accuracy"), 10 if builtin else None)
 
 
-_STATUS_TYPES = {"created": str, "error": str, "warning": str, "created_ns": int,
+_STATUS_TYPES = {"created": str, "error": str, "warning": str, "created_ns": int, "owner": str,
                  "test_accuracy": (int, float), "duration": (int, float)}
 
 

@@ -4,8 +4,8 @@ metrics.jsonl, which is appended line by line and read back skipping a half-writ
 <runs dir>/<run id>/            run id: YYYYmmdd-HHMMSS-xxxx
     config.json     TrainConfig
     status.json     {"status": queued|running|finished|failed|cancelled, "pid", "pid_start", "created",
-                     "created_ns", "error", "test_accuracy", "warning", ...}; a queued run: "data_dir"
-                     (mnist_core.jobs)
+                     "created_ns", "error", "test_accuracy", "warning", "owner" (who started it, with login
+                     on), ...}; a queued run: "data_dir" (mnist_core.jobs)
     metrics.jsonl   one event per line, appended as training goes
     model.pt        checkpoint: state_dict plus metadata (architecture, classes, normalisation, metrics)
     probs.pt        cached test-set probabilities (N, C) and labels (N,)
@@ -53,13 +53,16 @@ def new_run_id() -> str:
 
 
 def create_run(runs_dir: Path | str, config: TrainConfig, run_id: str | None = None, status: str = "running",
-               **fields) -> Path:
-    """A new run folder: "running" in this process, or "queued" (mnist_core.jobs.enqueue) with `fields`."""
+               owner: str = "", **fields) -> Path:
+    """A new run folder: "running" in this process, or "queued" (mnist_core.jobs.enqueue) with `fields`. An
+    `owner` (a login's email) goes into status.json, not the config: the config is the training recipe."""
     run_dir = Path(runs_dir) / (run_id or new_run_id())
     run_dir.mkdir(parents=True, exist_ok=False)
     write_json_atomic(run_dir / "config.json", config.to_dict())
     if status == "running":
         fields.update(procs.identity(os.getpid()))
+    if owner:
+        fields["owner"] = owner
     set_status(run_dir, status, created=_now(), created_ns=time.time_ns(), **fields)
     return run_dir
 

@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from mnist_core import runs
+from mnist_core import quotas, runs
 from mnist_core.checkpoint import checkpoint_bytes, max_checkpoint_bytes
 from mnist_core.cli import ArgumentParser, fail
 from mnist_core.config import ConfigError, TrainConfig, is_data_name
@@ -54,13 +54,17 @@ def upload_name(file_name: str) -> str:
     return name or "model.pt"
 
 
-def import_model(file_bytes: bytes, runs_dir: Path | str, data_dir: Path | str, file_name: str = "model.pt") -> Path:
+def import_model(file_bytes: bytes, runs_dir: Path | str, data_dir: Path | str, file_name: str = "model.pt",
+                 owner: str = "") -> Path:
     """Add a model file as a finished run, evaluated on its data source's test split; return the run folder.
 
     RunStoreError says why a file is refused: too large, not a checkpoint or a suspicious one, an unknown
     architecture, weights that do not fit it or are not finite, a bad config, a data source missing here, or
-    classes that differ from that source's.
+    classes that differ from that source's. With an `owner` (the dashboard's login) the run is theirs, and
+    quotas.QuotaError is raised first when they have MNIST_MAX_RUNS_PER_USER runs already.
     """
+    if owner:
+        quotas.check_runs(runs_dir, owner)
     file_name = upload_name(file_name)
     limit = max_checkpoint_bytes()
     if len(file_bytes) > limit:
@@ -87,7 +91,7 @@ def import_model(file_bytes: bytes, runs_dir: Path | str, data_dir: Path | str, 
              "data": data, "config": config.to_dict(), "test_accuracy": metrics["accuracy"],
              "test_loss": metrics["loss"]}
     return _add_run(checkpoint_bytes(net, clean), config, probs, dataset.test_labels, metrics, Path(runs_dir),
-                    file_name)
+                    file_name, owner)
 
 
 def imported_config(meta: dict, file_name: str) -> TrainConfig:
@@ -107,9 +111,9 @@ def imported_config(meta: dict, file_name: str) -> TrainConfig:
 
 
 def _add_run(checkpoint: bytes, config: TrainConfig, probs, labels, metrics: dict, runs_dir: Path,
-             file_name: str) -> Path:
+             file_name: str, owner: str = "") -> Path:
     with staging_dir(runs_dir, ".import-") as staging:  # holds no config.json: not a run
-        run_dir = runs.create_run(staging, config)
+        run_dir = runs.create_run(staging, config, owner=owner)
         write_bytes_atomic(run_dir / "model.pt", checkpoint)
         runs.save_probs(run_dir, probs, labels)
         runs.append_event(run_dir, {"type": "imported", "file": file_name, "test_accuracy": metrics["accuracy"],

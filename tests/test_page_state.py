@@ -105,10 +105,11 @@ def test_the_reviewer_name_survives_a_reload_through_the_url(lab):
 
 def test_a_login_replaces_the_name_from_the_url(lab):
     at = app(reviewer="Ada")
+    at.secrets = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32}}
     at.user = {"is_logged_in": True, "name": "Dana Scully", "email": "dana@example.com"}
     at.run()
     assert not at.sidebar.text_input and "reviewer" not in at.query_params
-    assert at.session_state["reviewer_name"] == "Dana Scully"
+    assert at.session_state["reviewer_name"] == "dana@example.com"  # the login's email, not its display name
 
 
 def test_a_bad_run_in_the_link_is_named_not_swapped_silently(lab):

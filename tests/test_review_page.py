@@ -240,9 +240,10 @@ def test_the_reviewer_is_asked_once_or_taken_from_the_login():
     assert at.session_state["reviewer_name"] == "Carol"
 
     logged_in = AppTest.from_function(sidebar_script)
+    logged_in.secrets = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32}}
     logged_in.user = {"is_logged_in": True, "name": "Dana Scully", "email": "dana@example.com"}
     logged_in.run()
-    assert not logged_in.text_input and logged_in.session_state["reviewer_name"] == "Dana Scully"
+    assert not logged_in.text_input and logged_in.session_state["reviewer_name"] == "dana@example.com"
 
 
 def test_the_app_routes_to_the_review_page(trained, env):

@@ -25,9 +25,10 @@ from mnist_core.own_data.datasets import (
     remove_dataset,
 )
 from mnist_core.own_data.sandbox import run_limited
+from mnist_core.quotas import QuotaError
 from mnist_core.runs import RunStoreError
 from mnist_core.transfer import export_file_name, export_model, import_model
-from ui import state
+from ui import identity, state
 from ui.grid import render_grid
 
 ANALYSIS_KEY = "data_analysis"  # session_state: (what was analysed, Analysis or the error message)
@@ -120,6 +121,9 @@ def dataset_manager(data_dir: Path) -> None:
         st.caption("No imported datasets yet.")
         return
     st.dataframe(pd.DataFrame([_table_row(r) for r in rows]), hide_index=True, width="stretch")
+    if not identity.may_delete():
+        st.caption(identity.delete_refusal())
+        return
     choice = st.selectbox("Remove a dataset", [r["name"] for r in rows], index=None, key="data_remove_choice",
                           placeholder="Choose a dataset to remove…")
     if choice is None:
@@ -145,7 +149,7 @@ def _table_row(manifest: dict) -> dict:
     return {"name": manifest["name"], "classes": len(manifest["class_names"]),
             "train": sum(counts["train"].values()), "test": sum(counts["test"].values()),
             "source": printable(f"{manifest['source']['kind']}: {manifest['source']['file']}"),
-            "imported": manifest["created"]}
+            "imported": manifest["created"], "imported by": manifest.get("imported_by", "")}
 
 
 def models_in_and_out(runs_dir: Path, data_dir: Path) -> None:
@@ -166,11 +170,12 @@ def models_in_and_out(runs_dir: Path, data_dir: Path) -> None:
                               max_upload_size=math.ceil(max_checkpoint_bytes() / 2**20),
                               help="A checkpoint saved by this app. It is checked before it is read, never run, "
                                    "and evaluated on the test set of the data source it names.")
-    if upload is not None and st.button("Add as run", key="model_import"):
+    if upload is not None and identity.require_login("add a model as a run", key="model_login") and st.button(
+            "Add as run", key="model_import"):
         try:
             with st.spinner("Checking the model and evaluating it on its test set…"):
-                run_dir = import_model(upload.getvalue(), runs_dir, data_dir, upload.name)
-        except (RunStoreError, DataError, OSError) as exc:
+                run_dir = import_model(upload.getvalue(), runs_dir, data_dir, upload.name, owner=identity.email())
+        except (RunStoreError, DataError, QuotaError, OSError) as exc:
             st.error(str(exc))
             return
         st.success(f"Added run {run_dir.name}; choose it in the sidebar to review it.")

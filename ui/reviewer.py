@@ -1,7 +1,9 @@
-"""Who is reviewing: the deployment's login (st.user) when it has one, else a name typed in the sidebar.
+"""Who is reviewing: the deployment's login (st.user's email, ui/identity.py) when it has one, else a name typed in
+the sidebar, which the sidebar says is not verified.
 
-The typed name is kept in the URL (?reviewer=), so a reload or a bookmark keeps it until a login replaces
-it. app.py calls `reviewer_sidebar()` inside its `with st.sidebar:` block on every page; the Review page
+With login on there is no name box: the email is shown, not editable, and a visitor who is not logged in
+cannot record verdicts. The typed name is kept in the URL (?reviewer=), so a reload or a bookmark keeps it.
+app.py calls `reviewer_sidebar()` inside its `with st.sidebar:` block on every page; the Review page
 reads `current_reviewer()` and refuses verdicts until it is non-empty.
 """
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.review.store import MAX_REVIEWER, VerdictError, clean_reviewer
-from ui.text import md_escape
+from ui import identity
 from ui.url import publish
 
 REVIEWER_KEY = "reviewer_name"  # session_state key of the reviewer's name (not a widget key)
@@ -17,18 +19,11 @@ NAME_WIDGET = "review_reviewer"
 REVIEWER_PARAM = "reviewer"  # URL parameter of the typed name
 
 
-def logged_in_name() -> str:
-    """The signed-in user's name (or email) when the deployment has login (st.login); '' otherwise."""
-    if not st.user.get("is_logged_in"):
-        return ""
-    return str(st.user.get("name") or st.user.get("email") or "").strip()
-
-
 def reviewer_sidebar() -> str:
-    """Show who reviews, asking for a name when there is no login; return it ('' until given)."""
-    name = logged_in_name()
-    if name:
-        st.caption(f"Reviewing as **{md_escape(name)}**")
+    """Show who reviews: the login (with Log in / Log out) when on, else a name box; return it ('' until given)."""
+    if identity.login_on():
+        identity.login_sidebar()
+        name = identity.email()
         publish(**{REVIEWER_PARAM: None})  # the login replaces the typed name
     else:
         if NAME_WIDGET not in st.session_state:  # a new session (a reload), or a page change cleared the widget
@@ -37,6 +32,8 @@ def reviewer_sidebar() -> str:
                              placeholder="e.g. Ada Lovelace",
                              help="Recorded with every verdict you give on the Review page. Kept in the "
                                   "page's address (?reviewer=), so a reload keeps it.").strip()
+        st.caption("Names are not verified: anyone can type any name. Configure a login to record who "
+                   "really gave a verdict.")
         publish(**{REVIEWER_PARAM: url_value(name)})
     st.session_state[REVIEWER_KEY] = name
     return name
@@ -59,4 +56,7 @@ def url_value(name: str) -> str | None:
 
 
 def current_reviewer() -> str:
-    return logged_in_name() or str(st.session_state.get(REVIEWER_KEY, "")).strip()
+    """Whom a verdict is recorded as: the login's email when login is on (never a typed name), else the name."""
+    if identity.login_on():
+        return identity.email()
+    return str(st.session_state.get(REVIEWER_KEY, "")).strip()

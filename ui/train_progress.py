@@ -21,7 +21,7 @@ import streamlit as st
 from mnist_core import runs
 from mnist_core.data import DataError
 from mnist_core.progress import Progress, Watcher
-from ui import state
+from ui import identity, state
 from ui.grid import GREEN, RED, grid_png
 from ui.train_queue import queued_panel
 
@@ -87,7 +87,7 @@ def _panel(info: runs.RunInfo) -> None:
     st.subheader(f"Run {info.run_id} · {info.status}")
     progress_bars(p, live)
     if live:
-        if st.button("Cancel training", key="train_cancel"):
+        if identity.may_cancel(info.owner) and st.button("Cancel training", key="train_cancel"):
             if runs.request_cancel(info.path):
                 st.toast("Cancel requested: the worker stops after its current batch.")
             else:
@@ -200,13 +200,18 @@ def runs_table() -> None:
     if not all_runs:
         st.caption("No runs yet.")
         return
+    owners = identity.login_on() or any(r.owner for r in all_runs)  # who started each run, once anyone did
     st.dataframe(pd.DataFrame([{  # text, with "" for what a run does not have yet (not a literal None)
-        "run": r.run_id, "status": status_text(r), "data": r.config.get("data") or "",
+        "run": r.run_id, "status": status_text(r), **({"started by": r.owner} if owners else {}),
+        "data": r.config.get("data") or "",
         "architecture": r.config.get("architecture") or "",
         "epochs": r.config.get("epochs"), "test accuracy": _accuracy(r),
         "duration (s)": f"{r.duration:.1f}" if r.duration else "", "created": r.created,
         "problem": r.warning or (r.error if r.status != "finished" else "") or "",
     } for r in all_runs]), hide_index=True, key="train_runs_table")
+    if not identity.may_delete():
+        st.caption(identity.delete_refusal())
+        return
     by_id = {r.run_id: r for r in all_runs}
     if st.session_state.get("train_delete_pick") in by_id:
         # The browser keeps a keyed selectbox's label as it was drawn; setting the pick again sends the new

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_core import quotas
 from mnist_core.config import DATA_NAME_PATTERN
 from mnist_core.data import BUILTIN_SOURCES, DataError, default_datasets_dir, find_imported, list_data_sources
 from mnist_core.files import staging_dir
@@ -36,6 +37,7 @@ from mnist_core.own_data.archive import (
 from mnist_core.own_data.convert import looks_like_image
 from mnist_core.own_data.imagefolder import collect_images
 from mnist_core.own_data.npzsource import collect_npz
+from mnist_core.runs import folder_lock
 
 __all__ = ["Analysis", "Limits", "Preview", "analyse_bytes", "analyse_path", "commit", "import_roots",
            "list_imported", "preview", "remove_dataset", "validate_name"]
@@ -142,17 +144,25 @@ def _fingerprinted(members: Iterator[Member], digest, source: dict) -> Iterator[
 
 
 def commit(analysis: Analysis, name: str, datasets_dir: Path | str | None = None,
-           data_dir: Path | str | None = None) -> Path:
-    """Store the analysed dataset as <datasets dir>/<name>/; it appears whole or not at all."""
+           data_dir: Path | str | None = None, imported_by: str = "") -> Path:
+    """Store the analysed dataset as <datasets dir>/<name>/; it appears whole or not at all.
+
+    With `imported_by` (the dashboard's login) the manifest records it, and quotas.QuotaError is raised, before
+    anything is written, when that identity has imported MNIST_MAX_DATASETS_PER_USER datasets already."""
     root = Path(datasets_dir) if datasets_dir is not None else default_datasets_dir()
     validate_name(name, root, data_dir)
-    with staging_dir(root, ".import-") as staging:  # hidden: holds no manifest.json itself
-        folder = staging / name
-        folder.mkdir()
-        np.savez(folder / "data.npz", **analysis.arrays())
-        (folder / "manifest.json").write_text(json.dumps(analysis.manifest(name), indent=2))
-        validate_name(name, root, data_dir)  # another import may have taken the name meanwhile
-        os.rename(folder, root / name)
+    manifest = analysis.manifest(name) | ({"imported_by": imported_by} if imported_by else {})
+    root.mkdir(parents=True, exist_ok=True)
+    with folder_lock(root):  # two imports by one person at once: the second counts the first
+        if imported_by:
+            quotas.check_datasets(root, imported_by)
+        with staging_dir(root, ".import-") as staging:  # hidden: holds no manifest.json itself
+            folder = staging / name
+            folder.mkdir()
+            np.savez(folder / "data.npz", **analysis.arrays())
+            (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            validate_name(name, root, data_dir)  # another import may have taken the name meanwhile
+            os.rename(folder, root / name)
     return root / name
 
 

@@ -66,9 +66,10 @@ class AppServer:
     """
 
     def __init__(self, data_dir: Path, runs_dir: Path, port: int | None = None, log_path: Path | None = None,
-                 startup_timeout: float = 120.0, env: dict[str, str] | None = None):
+                 startup_timeout: float = 120.0, env: dict[str, str] | None = None, args: list[str] | None = None):
         self.data_dir, self.runs_dir = Path(data_dir), Path(runs_dir)
         self.env = dict(env or {})  # added to this process's environment
+        self.args = list(args or [])  # more `streamlit run` flags, e.g. ["--secrets.files", tmp secrets.toml]
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path) if log_path else Path(tempfile.mkstemp(prefix="streamlit-", suffix=".log")[1])
@@ -86,7 +87,8 @@ class AppServer:
         env = dict(os.environ, MNIST_DATA_DIR=str(self.data_dir), MNIST_RUNS_DIR=str(self.runs_dir),
                    PYTHONUNBUFFERED="1", **self.env)
         cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               *self.args]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)

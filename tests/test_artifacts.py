@@ -9,11 +9,7 @@ damaged or missing object, or an unreachable store, gives a message naming the r
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -24,57 +20,32 @@ import torch
 from apptest_helpers import all_text, open_app, table_with
 from dataset_files import npz_bytes, shape_arrays
 from page_fixtures import make_finished_run
+from s3_server import SECRET_KEY as SECRET
+from s3_server import free_port as _free_port
+from s3_server import new_bucket, s3_env, s3_server
 
 from mnist_core import artifacts, runs
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError, list_data_sources, load_dataset
 from mnist_core.own_data.datasets import analyse_bytes, commit, list_imported, remove_dataset
 
-SECRET = "artifact-test-secret-value-0123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory):
     """moto's S3 server on 127.0.0.1 for this module; its URL."""
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"moto's server did not start on {url} (see {log.name})")
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    with s3_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
 
 
 @pytest.fixture
 def store(s3_endpoint, monkeypatch) -> s3fs.S3FileSystem:
     """MNIST_ARTIFACTS pointing at a fresh bucket of the local server; an S3 client of our own to look inside."""
     bucket = f"lab-{uuid.uuid4().hex[:12]}"  # one per test: no test sees another's objects
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": SECRET,
-                        "AWS_DEFAULT_REGION": "us-east-1", "MNIST_ARTIFACTS": f"s3://{bucket}/team",
-                        "MNIST_ARTIFACTS_ENDPOINT": s3_endpoint, "MNIST_ARTIFACTS_LIST_TTL": "0"}.items():
+    for name, value in s3_env(s3_endpoint, f"s3://{bucket}/team").items():
         monkeypatch.setenv(name, value)
-    fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint, key="testing", secret=SECRET, skip_instance_cache=True)
-    fs.mkdir(bucket)
-    artifacts.forget_listing()
+    fs = new_bucket(s3_endpoint, bucket)
     fs.root = f"{bucket}/team"
+    artifacts.forget_listing()
     yield fs
     artifacts.forget_listing()
 

@@ -49,7 +49,7 @@ def store_url() -> str:
 
 
 _fs_cache: dict[tuple, tuple] = {}
-_listing: dict[tuple, tuple[float, list[str]]] = {}  # (url, kind) -> (when, names): listing costs a round trip
+_listing: dict[tuple, tuple[float, list[str] | str]] = {}  # (url, kind) -> (when, names or why it failed)
 _lock = threading.Lock()
 
 
@@ -60,7 +60,10 @@ def _fs():
     url, endpoint = store_url(), os.environ.get(ENDPOINT_ENV, "").strip()
     key = (url, endpoint)
     if key not in _fs_cache:
-        options = {"endpoint_url": endpoint} if endpoint and url.startswith(("s3://", "s3a://")) else {}
+        options = {}
+        if url.startswith(("s3://", "s3a://")):  # fail within seconds, not minutes, when the store is away
+            options = {"config_kwargs": {"connect_timeout": 5, "retries": {"max_attempts": 2}}}
+            options |= {"endpoint_url": endpoint} if endpoint else {}
         if url.startswith(("file://", "local://", "/")):
             options["auto_mkdir"] = True  # object stores have no folders; a disk needs them made
         try:
@@ -129,8 +132,10 @@ def remote_names(kind: str) -> list[str]:
     ttl = float(os.environ.get(TTL_ENV, "30") or 0)
     with _lock:
         cached = _listing.get(key)
-        if cached and time.monotonic() - cached[0] < ttl:
-            return cached[1]
+    if cached and time.monotonic() - cached[0] < ttl:  # a failure too: each page rerun must not wait for it
+        if isinstance(cached[1], str):
+            raise ArtifactError(cached[1])
+        return cached[1]
     fs, root = _fs()
     try:
         fs.invalidate_cache()  # s3fs caches listings per process; other processes (workers) upload too
@@ -138,7 +143,11 @@ def remote_names(kind: str) -> list[str]:
     except FileNotFoundError:
         found = []
     except Exception as exc:
-        raise ArtifactError(f"The artifact store {store_url()} cannot be listed: {_clean(exc)}") from None
+        message = f"The artifact store {store_url()} cannot be listed: {_clean(exc)}"
+        print(f"artifact store: {message}", file=sys.stderr)
+        with _lock:
+            _listing[key] = (time.monotonic(), message)
+        raise ArtifactError(message) from None
     names = sorted({Path(p).parent.name for p in found})
     with _lock:
         _listing[key] = (time.monotonic(), names)

@@ -1,4 +1,5 @@
-"""Reading the run store, which never writes: a run's status as it stands, broken run folders, the run list.
+"""Reading the run store, which never writes (except list_runs copying in finished runs that are only in the
+artifact store, mnist_core.artifacts): a run's status as it stands, broken run folders, the run list.
 
 A run whose worker died reads as failed (mnist_core.procs names the worker by pid and start time); a folder
 whose status.json or config.json cannot be read as a run reads as BROKEN with a reason that never quotes the

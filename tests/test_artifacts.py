@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import s3fs
 import torch
-from apptest_helpers import all_text, open_app, table_with
+from apptest_helpers import all_text, open_app, started_run, table_with
 from dataset_files import npz_bytes, shape_arrays
 from page_fixtures import make_finished_run
 from s3_server import SECRET_KEY as SECRET
@@ -97,6 +97,20 @@ def test_a_trained_run_survives_a_wiped_disk(store, runs_dir, tmp_path, monkeypa
     assert not at.exception
     row = table_with(at, "run").set_index("run").loc[run_dir.name]
     assert row["status"] == "finished"
+
+
+def test_a_run_started_from_the_train_page_reaches_the_store(store, runs_dir, tmp_path, monkeypatch):
+    at = open_app(tmp_path / "data", runs_dir, monkeypatch, "app_pages/train.py")
+    at.selectbox(key="train_data").set_value("mnist-sample")
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    info = started_run(runs_dir)  # trained by the detached worker, which inherits the store's settings
+    assert info.status == "finished", info.error
+    deadline = time.monotonic() + 30  # the worker uploads right after writing "finished"
+    while artifacts.INDEX not in _objects(store, "runs", info.run_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert {"model.pt", "probs.pt", "status.json", artifacts.INDEX} <= _objects(store, "runs", info.run_id)
 
 
 def test_running_runs_stay_local_and_deleting_removes_the_objects(store, trained, runs_dir):

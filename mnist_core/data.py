@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mnist_core import artifacts
 from mnist_core.config import DATA_NAME_RULE, is_data_name, shown
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel mean/std of the 60k MNIST training images, in [0, 1]
@@ -112,12 +113,27 @@ def find_imported(name: str, data_dir: Path | str | None = None,
     """The folder of imported dataset `name` (the first root that has it), or None."""
     if name in BUILTIN_SOURCES or not name or name.startswith(".") or "/" in name or "\\" in name:
         return None
-    return next((r / name for r in imported_roots(data_dir, datasets_dir) if (r / name / "manifest.json").is_file()),
-                None)
+    roots = imported_roots(data_dir, datasets_dir)
+    found = next((r / name for r in roots if (r / name / "manifest.json").is_file()), None)
+    if found is None and name in (problems := sync_imported(data_dir, datasets_dir)):
+        raise DataError(problems[name])  # only in the artifact store, and it cannot be copied here
+    return found or next((r / name for r in roots if (r / name / "manifest.json").is_file()), None)
+
+
+def sync_imported(data_dir: Path | str | None = None, datasets_dir: Path | str | None = None) -> dict[str, str]:
+    """Copy the imported datasets only in the artifact store (MNIST_ARTIFACTS) into the datasets dir; {name:
+    why} for those that cannot be copied (the store unreachable is the name ''). {} without a store."""
+    if not artifacts.configured():
+        return {}
+    roots = imported_roots(data_dir, datasets_dir)
+    local = {p.name for root in roots if root.is_dir() for p in root.iterdir()}
+    return artifacts.materialise("datasets", roots[0], local)
 
 
 def list_data_sources(data_dir: Path | str | None = None, datasets_dir: Path | str | None = None) -> list[str]:
-    """Built-in source names, then the names of imported datasets (datasets dir and the old location)."""
+    """Built-in source names, then the names of imported datasets (datasets dir and the old location, and the
+    artifact store's, copied here on first sight)."""
+    sync_imported(data_dir, datasets_dir)
     imported = {p.name for root in imported_roots(data_dir, datasets_dir) if root.is_dir()
                 for p in root.iterdir() if not p.name.startswith(".") and (p / "manifest.json").is_file()}
     return list(BUILTIN_SOURCES) + sorted(imported - set(BUILTIN_SOURCES))

@@ -1,4 +1,5 @@
-"""Reading the run store, which never writes: a run's status as it stands, broken run folders, the run list.
+"""Reading the run store, which never writes (except list_runs copying in finished runs that are only in the
+artifact store, mnist_core.artifacts): a run's status as it stands, broken run folders, the run list.
 
 A run whose worker died reads as failed (mnist_core.procs names the worker by pid and start time); a folder
 whose status.json or config.json cannot be read as a run reads as BROKEN with a reason that never quotes the
@@ -15,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_core import procs
+from mnist_core import artifacts, procs
 from mnist_core.config import ConfigError, TrainConfig, upgrade_fields
 from mnist_core.data import TORCHVISION_CLASSES, default_runs_dir  # noqa: F401  (runs re-exports it)
 
@@ -148,13 +149,17 @@ def _json_object(run_dir: Path, name: str) -> dict:
 
 
 def list_runs(runs_dir: Path | str | None = None) -> list[RunInfo]:
-    """All runs, newest first, broken ones (status BROKEN) last; folders that are not runs are skipped."""
+    """All runs, newest first, broken ones (status BROKEN) last; folders that are not runs are skipped.
+
+    With an artifact store (MNIST_ARTIFACTS), finished runs only there are copied here first; one that cannot
+    be copied (missing or damaged objects) is listed as BROKEN with the reason."""
     root = Path(runs_dir if runs_dir is not None else default_runs_dir())
-    try:
-        children = list(root.iterdir()) if root.is_dir() else []
-    except OSError:
-        children = []
-    runs = []
+    runs, children = [], _children(root)
+    if artifacts.configured():
+        problems = artifacts.materialise("runs", root, {c.name for c in children})
+        runs = [RunInfo(name, root / name, BROKEN, {}, "", None, None, problem)
+                for name, problem in problems.items() if name]
+        children = _children(root)
     for child in children:
         if is_run_folder(child):
             try:
@@ -165,6 +170,13 @@ def list_runs(runs_dir: Path | str | None = None) -> list[RunInfo]:
     for number, r in enumerate(waiting, 1):
         r.position = number
     return sorted(runs, key=lambda r: (r.created, r.created_ns, r.run_id), reverse=True)
+
+
+def _children(root: Path) -> list[Path]:
+    try:
+        return list(root.iterdir()) if root.is_dir() else []
+    except OSError:
+        return []
 
 
 def read_events(run_dir: Path) -> list[dict]:

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from mnist_core import procs
+from mnist_core import artifacts, procs
 from mnist_core.checkpoint import CheckpointError, checkpoint_bytes, read_checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.files import read_json, write_bytes_atomic, write_json_atomic
@@ -86,8 +86,11 @@ def end_run(run_dir: Path, status: str, **fields) -> dict:
     """Write a final status only over "running" with its worker alive: a run already ended, or whose worker
     (the supervisor of a multi-process run) died and which readers therefore show as failed, keeps that
     ending. Returns status.json as it now is."""
-    return _update_status(run_dir, status, lambda current: current.get("status") == "running"
-                          and procs.worker_alive(current), fields)
+    current = _update_status(run_dir, status, lambda current: current.get("status") == "running"
+                             and procs.worker_alive(current), fields)
+    if current.get("status") == "finished":  # finished runs outlive this disk (MNIST_ARTIFACTS)
+        artifacts.push_quietly("runs", Path(run_dir))
+    return current
 
 
 def _update_status(run_dir: Path, status: str, allowed, fields: dict) -> dict:
@@ -132,15 +135,22 @@ def _is_plain(value) -> bool:
 
 
 def delete_run(run_dir: Path) -> None:
-    """Remove a run folder; a run still training or queued must be cancelled first."""
+    """Remove a run folder and its objects in the artifact store (a run only there, which could not be copied
+    here, too); a run still training or queued must be cancelled first."""
     run_dir = Path(run_dir)
-    if not is_run_folder(run_dir):
-        raise RunStoreError(f"Run {run_dir.name} is not a run folder")
-    status = read_run(run_dir).status
-    if status in ("running", "queued"):
-        what = "still training" if status == "running" else "queued"
-        raise RunStoreError(f"Run {run_dir.name} is {what}: cancel it first, then delete it")
-    shutil.rmtree(run_dir)
+    try:
+        only_remote = not run_dir.exists() and run_dir.name in artifacts.remote_names("runs")
+        if not only_remote and not is_run_folder(run_dir):
+            raise RunStoreError(f"Run {run_dir.name} is not a run folder")
+        status = None if only_remote else read_run(run_dir).status
+        if status in ("running", "queued"):
+            what = "still training" if status == "running" else "queued"
+            raise RunStoreError(f"Run {run_dir.name} is {what}: cancel it first, then delete it")
+        artifacts.delete("runs", run_dir.name)  # first: a run deleted here but kept there would come back
+    except artifacts.ArtifactError as exc:
+        raise RunStoreError(str(exc)) from None
+    if not only_remote:
+        shutil.rmtree(run_dir)
 
 
 def request_cancel(run_dir: Path) -> bool:

@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from mnist_core import quotas, runs
+from mnist_core import artifacts, quotas, runs
 from mnist_core.checkpoint import checkpoint_bytes, max_checkpoint_bytes
 from mnist_core.cli import ArgumentParser, fail
 from mnist_core.config import ConfigError, TrainConfig, is_data_name
@@ -122,6 +122,7 @@ def _add_run(checkpoint: bytes, config: TrainConfig, probs, labels, metrics: dic
                         imported_from=file_name)
         target = runs_dir / run_dir.name
         os.rename(run_dir, target)
+    artifacts.push_quietly("runs", target)  # finished here, so it outlives this disk (MNIST_ARTIFACTS)
     return target
 
 

@@ -20,9 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_core import quotas
+from mnist_core import artifacts, quotas
 from mnist_core.config import DATA_NAME_PATTERN
-from mnist_core.data import BUILTIN_SOURCES, DataError, default_datasets_dir, find_imported, list_data_sources
+from mnist_core.data import (
+    BUILTIN_SOURCES,
+    DataError,
+    default_datasets_dir,
+    find_imported,
+    list_data_sources,
+    sync_imported,
+)
 from mnist_core.files import staging_dir
 from mnist_core.own_data.analysis import Analysis, Preview, check_split_args, preview, split_collected
 from mnist_core.own_data.archive import (
@@ -163,24 +170,40 @@ def commit(analysis: Analysis, name: str, datasets_dir: Path | str | None = None
             (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
             validate_name(name, root, data_dir)  # another import may have taken the name meanwhile
             os.rename(folder, root / name)
+    artifacts.push_quietly("datasets", root / name)  # imports outlive this disk (MNIST_ARTIFACTS)
     return root / name
 
 
 def list_imported(datasets_dir: Path | str | None = None, data_dir: Path | str | None = None) -> list[dict]:
     """The manifest of every imported dataset, by name; an unreadable one gets an `error` entry instead."""
-    rows = []
+    rows = [{"name": name, "error": problem}  # only in the artifact store, and it cannot be copied here
+            for name, problem in sync_imported(data_dir, datasets_dir).items() if name]
     for name in (n for n in list_data_sources(data_dir, datasets_dir) if n not in BUILTIN_SOURCES):
         try:
             rows.append(json.loads((find_imported(name, data_dir, datasets_dir) / "manifest.json").read_text()))
         except (OSError, ValueError) as exc:
             rows.append({"name": name, "error": f"unreadable manifest ({exc})"})
-    return rows
+    return sorted(rows, key=lambda row: str(row.get("name")))
 
 
 def remove_dataset(name: str, datasets_dir: Path | str | None = None, data_dir: Path | str | None = None) -> None:
-    """Delete an imported dataset; it disappears at once (renamed away, then deleted)."""
-    folder = find_imported(name, data_dir, datasets_dir) if NAME_PATTERN.fullmatch(name) else None
-    if folder is None:
+    """Delete an imported dataset, and its objects in the artifact store; it disappears at once (renamed away,
+    then deleted)."""
+    valid = NAME_PATTERN.fullmatch(name) and name not in BUILTIN_SOURCES
+    try:
+        in_store = bool(valid) and name in artifacts.remote_names("datasets")
+        folder = find_imported(name, data_dir, datasets_dir) if valid else None
+    except DataError:  # only in the store, and damaged there: deleting it is the way out
+        folder = None
+    except artifacts.ArtifactError as exc:
+        raise DataError(str(exc)) from None
+    if folder is None and not in_store:
         raise DataError(f"No imported dataset named {name!r}.")
+    try:
+        artifacts.delete("datasets", name)  # first: a dataset deleted here but kept there would come back
+    except artifacts.ArtifactError as exc:
+        raise DataError(str(exc)) from None
+    if folder is None:
+        return
     with staging_dir(folder.parent, ".remove-") as trash:
         os.rename(folder, trash / name)

@@ -33,9 +33,11 @@ def start_dispatcher() -> None:
     if not _started.acquire(blocking=False):
         return
 
+    runs_dir, data_dir = state.runs_dir(), state.data_dir()  # the server's: its environment does not change
+
     def loop() -> None:
-        while True:  # the folders are read each time: the settings are environment variables
-            jobs.dispatch_quietly(state.runs_dir(), state.data_dir())
+        while True:
+            jobs.dispatch_quietly(runs_dir, data_dir)
             time.sleep(DISPATCH_EVERY_S)
 
     threading.Thread(target=loop, name="mnist-queue-dispatcher", daemon=True).start()

@@ -3,7 +3,8 @@
 Against moto's S3 server on 127.0.0.1 (started here): a run trained from the command line (mnist-sample, 1
 epoch) and a dataset imported from the command line are uploaded when they finish; the runs and datasets
 folders are wiped; a new `streamlit run` (the restarted host) lists the run, opens it on Predictions with all
-its test images, and lists the dataset on the Data page.
+its test images, shows the verdict recorded on it before the restart (in the review database, PostgreSQL in
+CI, which lives off the host's disk), and lists the dataset on the Data page.
 
     python -m pytest tests/browser/test_artifacts_restart.py -q
 """
@@ -18,6 +19,7 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
+from mnist_core.review.store import ReviewStore
 from tests.browser.harness import ROOT, SCREENSHOTS, AppServer, open_page
 from tests.dataset_files import npz_bytes, shape_arrays
 from tests.s3_server import new_bucket, s3_env, s3_server
@@ -44,12 +46,16 @@ def test_a_wiped_host_shows_the_stored_run_and_dataset(page, tmp_path):
         out = _cli(env, "mnist_core.train", "--data", "mnist-sample", "--epochs", "1", "--device", "cpu")
         run_id = out.strip().splitlines()[-1].rsplit("/", 1)[-1]
         assert fs.exists(f"lab/team/runs/{run_id}/_artifact.json") and fs.exists("lab/team/datasets/shapes/data.npz")
+        db_url = os.environ.get("MNIST_TEST_POSTGRES_URL") or f"sqlite:///{tmp_path / 'reviews.db'}"  # off the disk
+        store = ReviewStore(db_url)
+        store.add(run_id, "mnist-sample", 7, "ada", "fine", None, "kept", num_samples=1000, num_classes=10)
+        store.close()
         for folder in ("runs", "datasets"):  # the host restarts with an empty disk
             shutil.rmtree(tmp_path / folder)
 
         with AppServer(tmp_path / "data", tmp_path / "runs", log_path=tmp_path / "streamlit.log",
                        env={k: v for k, v in env.items() if k.startswith(("AWS_", "MNIST_ARTIFACTS"))}
-                       | {"MNIST_DATASETS_DIR": env["MNIST_DATASETS_DIR"]}) as server:
+                       | {"MNIST_DATASETS_DIR": env["MNIST_DATASETS_DIR"], "MNIST_REVIEW_DB": db_url}) as server:
             open_page(page, f"{server.url}/predictions")
             expect(page.get_by_test_id("stCaptionContainer").filter(has_text="test images match")).to_have_text(
                 "1,000 of 1,000 test images match; showing 25.")
@@ -57,6 +63,10 @@ def test_a_wiped_host_shows_the_stored_run_and_dataset(page, tmp_path):
             expect(page.get_by_test_id("stException")).to_have_count(0)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "artifacts-predictions-after-wipe.png"), full_page=True)
+
+            open_page(page, f"{server.url}/review?image=7&reviewer=bob")  # the run's review is there too
+            expect(page.get_by_test_id("stAlertContentInfo")).to_contain_text("ada's latest verdict: fine (kept)")
+            expect(page.get_by_test_id("stException")).to_have_count(0)
 
             open_page(page, f"{server.url}/data")
             table = page.get_by_test_id("stDataFrame").first  # a canvas; its cells are in the DOM for screen readers

@@ -67,7 +67,8 @@ def before_after_section(view: state.RunView) -> None:
                    "corrections above, and the two are compared here.")
         return
     by_id = {p.run_id: p for p in partners}
-    chosen = st.selectbox("Compare with", list(by_id), key="review_after", format_func=state.run_label)
+    chosen = st.selectbox("Compare with", list(by_id), key="review_after",
+                          format_func=lambda run_id: state.run_label(by_id[run_id]))
     try:
         other = state.cached_run_view(str(by_id[chosen].path), (by_id[chosen].path / "model.pt").stat().st_mtime,
                                       str(state.data_dir()))

@@ -4,8 +4,8 @@ train rows, old files without a split column, and train indices out of range.
 
     python -m pytest -q tests/test_review_train_split.py
 
-The cross-validated run is a fake run (tests/fake_run.py) plus an oof_probs.pt written here in the format of
-issue 12 (probs, labels, folds, k): three training images are given probabilities that favour another class.
+The cross-validated run is a fake run plus an oof_probs.pt in the format of issue 12 (tests/fake_run.py,
+add_oof_probs): three training images are given probabilities that favour another class (`oof_probs`).
 """
 import subprocess
 import sys
@@ -14,9 +14,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 from apptest_helpers import all_text, unescaped
-from fake_run import make_fake_run
+from fake_run import add_oof_probs, make_fake_run
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
@@ -57,9 +56,7 @@ def lab(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     plain = make_fake_run(root, labels=test, run_id="20250101-000000-plain")  # no oof_probs.pt
     cv = make_fake_run(root, labels=test, run_id="20250102-000000-cross", seed=1)
-    torch.save({"probs": torch.from_numpy(oof_probs(train)), "labels": torch.from_numpy(train),
-                "folds": torch.from_numpy((np.arange(len(train)) % 5).astype(np.int8)), "k": 5},
-               cv / "oof_probs.pt")
+    add_oof_probs(cv, oof_probs(train), train)
     monkeypatch.setenv("MNIST_RUNS_DIR", str(root))
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MNIST_REVIEW_DB", f"sqlite:///{tmp_path / 'reviews.db'}")

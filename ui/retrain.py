@@ -101,8 +101,8 @@ def before_after_section(view: state.RunView) -> None:
         st.caption("No test image changed its predicted class.")
         return
     was, now = before.predicted[shown], after.predicted[shown]
-    titles = [f"#{i}: {names[b]} → {names[a]}" for i, b, a in zip(shown, was, now, strict=True)]
+    titles = [f"#{i}: {names[b]} -> {names[a]}" for i, b, a in zip(shown, was, now, strict=True)]
     colors = [GREEN if a == y else RED if b == y else GREY for a, b, y in zip(now, was, labels[shown], strict=True)]
     st.image(grid_png(after.images[shown], titles, colors),
-             caption=f"Test images whose prediction changed (#index: before → after; green: now right, red: now "
+             caption=f"Test images whose prediction changed (#index: before -> after; green: now right, red: now "
                      f"wrong, grey: wrong both times) · first {len(shown)} of {len(out['changed'])}")

@@ -7,6 +7,7 @@ train rows, old files without a split column, and train indices out of range.
 The cross-validated run is a fake run plus an oof_probs.pt in the format of issue 12 (tests/fake_run.py,
 add_oof_probs): three training images are given probabilities that favour another class (`oof_probs`).
 """
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -231,3 +232,18 @@ def test_prediction_changes_count_fixed_and_broken_images():
 def test_the_train_split_text_names_the_folds_option(lab):
     at = open_page(split="train")
     assert "Retrain with the corrections" in all_text(at)
+
+
+def test_the_corrections_command_writes_train_rows_and_export_keeps_to_test_verdicts(lab, tmp_path, capsys):
+    from mnist_core.review.__main__ import main
+    store = ReviewStore(lab.db)
+    store.add(lab.cv.name, "mnist-sample", 5, "ann", "label_wrong", 3, split="train")
+    store.add(lab.cv.name, "mnist-sample", 5, "ann", "label_wrong", 4)  # the test image with the same index
+    store.add(lab.cv.name, "mnist-sample", 9, "bob", "label_wrong", 2, split="train")
+    store.add(lab.cv.name, "mnist-sample", 9, "bob", "fine", split="train")  # the latest counts: no row
+    out = tmp_path / "c.csv"
+    assert main(["corrections", "--run", str(lab.cv), "--out", str(out), "--db", lab.db]) == 0
+    assert out.read_text() == "dataset,split,index,label\nmnist-sample,test,5,4\nmnist-sample,train,5,3\n"
+    assert main(["export", "--run", str(lab.cv), "--format", "json", "--db", lab.db]) == 0
+    [row] = json.loads(capsys.readouterr().out)  # the test verdict only: train verdicts need train probabilities
+    assert (row["index"], row["corrected_label"]) == (5, 4)

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from apptest_helpers import all_text, unescaped
+from apptest_helpers import unescaped
 from fake_run import add_oof_probs, make_fake_run
 from streamlit.testing.v1 import AppTest
 
@@ -29,8 +29,9 @@ from mnist_core.review.corrections import (
     parse_corrections,
     read_corrections,
 )
-from mnist_core.review.queues import QueueTable, queue_order
+from mnist_core.review.queues import QueueTable, filter_order, from_suspects, group_of, queue_order
 from mnist_core.review.store import ReviewStore
+from mnist_core.review.suspects import filter_queue, find_suspects
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = str(REPO / "app_pages" / "review.py")
@@ -217,6 +218,16 @@ def test_queue_orders_on_a_hand_made_table():
     assert queue_order(table, "duplicates").tolist() == [2, 4, 0, 3]
     with pytest.raises(ValueError, match="unknown queue 'x'"):
         queue_order(table, "x")
+    assert group_of(table, 4).tolist() == [2, 4] and group_of(table, 1).tolist() == [1]  # shown side by side
+
+
+def test_the_page_filters_on_a_queue_match_the_old_filters_on_the_whole_ranking():
+    rng = np.random.default_rng(3)
+    probs, labels = rng.dirichlet(np.ones(4), size=300), rng.integers(0, 4, 300)
+    s = find_suspects(probs, labels)
+    for kwargs in ({}, dict(klass=2), dict(mispredicted_only=True), dict(issues_only=True, max_p_given=0.3)):
+        assert filter_order(s, queue_order(from_suspects(s), "quality"), **kwargs).tolist() == \
+            filter_queue(s, **kwargs).tolist()
 
 
 def test_prediction_changes_count_fixed_and_broken_images():
@@ -227,11 +238,6 @@ def test_prediction_changes_count_fixed_and_broken_images():
     assert out["changed"].tolist() == [1, 2, 3] and out["fixed"].tolist() == [1] and out["broken"].tolist() == [2]
     assert out["accuracy"] == (0.5, 0.5)
     assert out["per_class"][0].tolist() == [0.5, 0.0, 1.0] and out["per_class"][1].tolist() == [0.5, 1.0, 0.0]
-
-
-def test_the_train_split_text_names_the_folds_option(lab):
-    at = open_page(split="train")
-    assert "Retrain with the corrections" in all_text(at)
 
 
 def test_the_corrections_command_writes_train_rows_and_export_keeps_to_test_verdicts(lab, tmp_path, capsys):

@@ -73,3 +73,23 @@ def epoch_curve(events: list[dict]) -> dict[str, list]:
     return {"epoch": [e["epoch"] + 1 for e in rows], "elapsed": [e.get("elapsed") for e in rows],
             "train_loss": [e["train_loss"] for e in rows], "test_loss": [e["test_loss"] for e in rows],
             "test_accuracy": [e["test_accuracy"] for e in rows]}
+
+
+def prediction_changes(probs_before: np.ndarray, probs_after: np.ndarray, labels: np.ndarray) -> dict:
+    """Before and after a retraining, on the same test images and `labels`: the images whose predicted class
+    changed (`changed`), those it fixed (wrong before, right after: `fixed`) and broke (`broken`), both accuracies
+    and both per-class accuracies (NaN for a class with no image)."""
+    before, after = probs_before.argmax(axis=1), probs_after.argmax(axis=1)
+    changed = np.flatnonzero(before != after)
+    classes = np.arange(probs_before.shape[1])
+
+    def per_class(predicted: np.ndarray) -> np.ndarray:
+        right = np.bincount(labels, weights=predicted == labels, minlength=len(classes))
+        total = np.bincount(labels, minlength=len(classes))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, right / total, np.nan)
+
+    return {"changed": changed, "fixed": changed[after[changed] == labels[changed]],
+            "broken": changed[before[changed] == labels[changed]],
+            "accuracy": (float((before == labels).mean()), float((after == labels).mean())),
+            "per_class": (per_class(before), per_class(after))}

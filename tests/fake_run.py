@@ -41,3 +41,12 @@ def make_fake_run(runs_dir: Path, probs: np.ndarray | None = None, labels: np.nd
     runs.append_event(run_dir, {"type": "finished", **final, "duration": 0.0})
     runs.set_status(run_dir, "finished", test_accuracy=accuracy, duration=0.0)
     return run_dir
+
+
+def add_oof_probs(run_dir: Path, probs: np.ndarray, labels: np.ndarray, k: int = 5) -> Path:
+    """Give a run the oof_probs.pt of a `--folds k` run (issue 12's format): out-of-fold probabilities of every
+    training image, the labels the folds trained on, and each image's fold (round robin here)."""
+    path = run_dir / "oof_probs.pt"
+    torch.save({"probs": torch.tensor(probs, dtype=torch.float32), "labels": torch.tensor(labels, dtype=torch.int64),
+                "folds": torch.from_numpy((np.arange(len(labels)) % k).astype(np.int8)), "k": k}, path)
+    return path

@@ -2,7 +2,8 @@
 
 `restore` gives a widget the link's value once, before it is drawn (and says when the link's value is not
 valid); `publish` writes the view's values back. The run the pages show is ?run=<id> (app.py's run picker);
-the Review page's view is ?class=<index>&mis=1&issues=1&threshold=<max p(given label)>&image=<test index>.
+the Review page's view is ?split=train&queue=<name>&class=<index>&mis=1&issues=1&threshold=<max p(given label)>
+&image=<index in the split> (split: test, the default, or train; queue: a name in review.queues.QUEUES).
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import streamlit as st
 RUN_PARAM = "run"
 # The Review page: widget key -> URL parameter, and the shown image (a session_state key, not a widget).
 REVIEW_PARAMS = {"review_class": "class", "review_mispredicted": "mis", "review_issues": "issues",
-                 "review_threshold": "threshold"}
+                 "review_threshold": "threshold", "review_split": "split", "review_queue": "queue"}
 REVIEW_DEFAULTS = {"review_class": None, "review_mispredicted": False, "review_issues": False,
-                   "review_threshold": 1.0}
+                   "review_threshold": 1.0, "review_split": "test", "review_queue": "quality"}
+SPLIT_OPTIONS = ("test", "train")
 IMAGE_KEY, IMAGE_PARAM = "review_image", "image"
 
 
@@ -52,6 +54,21 @@ def publish(**params) -> None:
             st.query_params[name] = str(value)
 
 
+def seed_review_split(queues: Sequence[str]) -> list[str]:
+    """Give the split and queue choices the link's values on the page's first run; return messages about bad
+    values. Before the run's data is loaded: the split decides which images the page loads."""
+    problems = []
+    raw = restore("review_split", "split", options=SPLIT_OPTIONS)
+    if raw is not None:
+        problems.append(f"split={raw!r} in the link is not 'test' or 'train'; showing the test images.")
+    raw = restore("review_queue", "queue", options=queues)
+    if raw is not None:
+        problems.append(f"queue={raw!r} in the link is not one of {', '.join(queues)}; showing the default.")
+    for key in ("review_split", "review_queue"):
+        st.session_state.setdefault(key, REVIEW_DEFAULTS[key])
+    return problems
+
+
 def seed_review_filters(num_classes: int) -> list[str]:
     """Give the Review filters the link's values on the page's first run; return messages about bad values."""
     problems = []
@@ -84,12 +101,15 @@ def _unit(raw: str) -> float:
 def publish_review_view(image: int | None) -> None:
     """Mirror the Review filters and the shown image into the URL (defaults are left out, to keep links short)."""
     klass, threshold = st.session_state.get("review_class"), st.session_state.get("review_threshold", 1.0)
-    publish(**{"class": klass, "mis": "1" if st.session_state.get("review_mispredicted") else None,
+    split, queue = st.session_state.get("review_split"), st.session_state.get("review_queue")
+    publish(**{"split": None if split == REVIEW_DEFAULTS["review_split"] else split,
+               "queue": None if queue == REVIEW_DEFAULTS["review_queue"] else queue,
+               "class": klass, "mis": "1" if st.session_state.get("review_mispredicted") else None,
                "issues": "1" if st.session_state.get("review_issues") else None,
                "threshold": f"{threshold:g}" if threshold < 1.0 else None, IMAGE_PARAM: image})
 
 
 def review_image() -> int | None:
-    """The test index in the link's ?image=, None when absent or not an index."""
+    """The image index (in the split shown) in the link's ?image=, None when absent or not an index."""
     raw = param(IMAGE_PARAM)
     return int(raw) if raw is not None and raw.isdigit() else None

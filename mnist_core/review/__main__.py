@@ -102,12 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         store = ReviewStore(args.db or configured_db_url(run_dir.resolve().parent))
         try:
-            history = store.history(info.run_id)
+            history = store.history(info.run_id, split=None)  # corrections take both splits' verdicts
         finally:
             store.close()
         data = info.config.get("data", "")
         if args.command == "export":
-            rows = export_rows(history, probs, labels, names)
+            rows = export_rows([v for v in history if v.split == "test"], probs, labels, names)
             write_output(rows_to_csv(rows) if args.format == "csv" else rows_to_json(rows), args.out)
         else:
             corrected = review_corrections(history, data, info.config.get("label_corrections", ""))

@@ -8,7 +8,9 @@ Format: a CSV file with the header `dataset,split,index,label` and one row per c
 
 `dataset` is the data source the indices refer to (every row must name the dataset being trained),
 `split` is `test` or `train`, `index` the image's position in that split, `label` the corrected class index.
-Each (split, index) appears at most once. Write one with `python -m mnist_core.review corrections`; train with
+Each (split, index) appears at most once. A file with the older header `dataset,index,label` (made before the
+training images could be reviewed) is read as test rows. Train rows correct the training labels a run trains
+on; test rows the labels it is scored on. Write one with `python -m mnist_core.review corrections`; train with
 
     python -m mnist_core.train --data mnist --label-corrections corrections.csv
 
@@ -33,6 +35,7 @@ from mnist_core.data import Dataset
 from mnist_core.files import write_bytes_atomic
 
 HEADER = ["dataset", "split", "index", "label"]
+OLD_HEADER = ["dataset", "index", "label"]  # before train rows: every row is a test row
 SPLITS = ("train", "test")
 MAX_BYTES = 4 * 2**20  # a row for every one of MNIST's 70,000 images is about 1.5 MB
 STORE = "corrections"  # <runs dir>/corrections/<dataset>-<sha256 prefix>.csv: the dashboard's files
@@ -80,7 +83,10 @@ def parse_corrections(data: bytes, where: str = "The corrections file") -> Corre
     except csv.Error as exc:
         raise CorrectionsError(f"{where}, line {reader.line_num}: not valid CSV.") from exc
     header = [h.strip() for h in rows[0]] if rows else []
-    if header != HEADER:
+    if header == OLD_HEADER:
+        rows = [rows[0]] + [[*row[:1], "test", *row[1:]] if any(c.strip() for c in row) else row
+                            for row in rows[1:]]
+    elif header != HEADER:
         raise CorrectionsError(f"{where}: line 1 must be the header {','.join(HEADER)!r}; it is not, so this is not "
                                "a corrections file (export one from the Review page).")
     source, labels, seen = None, {}, {}
@@ -88,8 +94,9 @@ def parse_corrections(data: bytes, where: str = "The corrections file") -> Corre
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(HEADER):
-            raise CorrectionsError(f"{where}, line {line_no}: expected {len(HEADER)} fields "
-                                   f"({','.join(HEADER)}), got {len(row)}.")
+            expected = OLD_HEADER if header == OLD_HEADER else HEADER
+            raise CorrectionsError(f"{where}, line {line_no}: expected {len(expected)} fields "
+                                   f"({','.join(expected)}), got {len(row) - (expected is OLD_HEADER)}.")
         name, split, index, label = (cell.strip() for cell in row)
         if not is_data_name(name) or source not in (None, name):
             raise CorrectionsError(f"{where}, line {line_no}: the dataset is not a data source name, or differs "

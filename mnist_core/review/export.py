@@ -109,7 +109,8 @@ def read_rows_json(text: str) -> list[dict]:
 
 def review_corrections(history: list[Verdict], data: str, previous: str = "") -> dict[tuple[str, int], int]:
     """(split, index) -> label for a corrections file: the run's own corrections file (`previous`, if it was
-    trained with one), overridden by every test image whose latest verdict is 'label is wrong'.
+    trained with one), overridden by every image (training or test, each verdict's split) whose latest verdict
+    is 'label is wrong'. Give it the history of both splits (ReviewStore.history(run_id, split=None)).
 
     Keeping the previous corrections matters: the run's given labels already include them, so a second review
     round that only listed its new findings would silently undo the first round when retraining.
@@ -124,7 +125,8 @@ def review_corrections(history: list[Verdict], data: str, previous: str = "") ->
         if earlier.data not in (None, data):
             raise CorrectionsError(f"{previous} corrects dataset {earlier.data!r}, but the run used {data!r}.")
         labels.update(earlier.labels)
-    for index, v in latest_by_image(history).items():
-        if v.verdict == "label_wrong":
-            labels[("test", index)] = v.corrected_label
+    for split in sorted({v.split for v in history}):
+        for index, v in latest_by_image([v for v in history if v.split == split]).items():
+            if v.verdict == "label_wrong":
+                labels[(split, index)] = v.corrected_label
     return labels

@@ -1,4 +1,4 @@
-"""The review store: reviewers' verdicts on test images, in a database through SQLAlchemy 2.x.
+"""The review store: reviewers' verdicts on training or test images, in a database through SQLAlchemy 2.x.
 
 By default a SQLite file `<runs dir>/reviews.db` (WAL mode and a busy timeout, so several dashboard
 sessions and processes can write at once); any SQLAlchemy URL in env MNIST_REVIEW_DB (or given by the
@@ -8,6 +8,11 @@ caller, e.g. the page's st.secrets["review_db"]) instead, e.g. PostgreSQL on a t
 
 Verdicts are only ever inserted, never updated: the history is kept, and the latest verdict on an image
 (by time, ties broken by id) is the one that counts.
+
+Each verdict names its split ("train" or "test"; column `split`). A database made before the column existed is
+migrated when a store opens it (`migrate`): the column is added with the default "test", so every earlier
+verdict (all were on test images) is kept as a test verdict. The migration is idempotent and safe when two
+servers open the same database at once (the loser of the race finds the column there and carries on).
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
@@ -40,6 +46,7 @@ DB_FILENAME = "reviews.db"
 VERDICTS = {"label_wrong": "label is wrong", "ambiguous": "ambiguous", "model_wrong": "model is wrong",
             "fine": "fine"}
 MAX_REVIEWER, MAX_NOTE = 120, 2000
+SPLITS = {"train": "training", "test": "test"}  # split -> its name in messages
 SQLITE_BUSY_MS = 30_000
 
 metadata = MetaData()
@@ -54,6 +61,8 @@ verdicts = Table(
     Column("corrected_label", Integer, nullable=True),
     Column("note", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Last, as ALTER TABLE ... ADD COLUMN puts it in a migrated database; the server default keeps old rows test.
+    Column("split", String(10), nullable=False, server_default="test"),
     Index("ix_review_verdicts_run_sample", "run_id", "sample_index"),
 )
 # Verdict field -> its column, where they differ: the columns keep their first names, so databases made
@@ -81,6 +90,7 @@ class Verdict:
     corrected_label: int | None
     note: str
     created_at: dt.datetime  # UTC
+    split: str = "test"  # "train" or "test": the split `index` counts in
 
 
 def default_db_url(runs_dir: Path | str) -> str:
@@ -101,12 +111,14 @@ def shown_url(url: str) -> str:
 
 
 def check_verdict(index, reviewer, verdict, corrected_label=None, note: str = "",
-                  num_samples: int | None = None, num_classes: int | None = None) -> dict:
+                  num_samples: int | None = None, num_classes: int | None = None, split: str = "test") -> dict:
     """The cleaned fields of one verdict, or VerdictError naming the first bad one."""
+    if split not in SPLITS:
+        raise VerdictError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     if not _is_index(index):
         raise VerdictError(f"image index must be an integer >= 0, got {index!r}")
     if num_samples is not None and index >= num_samples:
-        raise VerdictError(f"image index {index} is out of range: the test set has {num_samples} images")
+        raise VerdictError(f"image index {index} is out of range: the {SPLITS[split]} set has {num_samples} images")
     index = int(index)
     reviewer = clean_reviewer(reviewer)
     if not reviewer:
@@ -125,7 +137,7 @@ def check_verdict(index, reviewer, verdict, corrected_label=None, note: str = ""
     if len(note) > MAX_NOTE or not note.isprintable():
         raise VerdictError(f"note must be one line of at most {MAX_NOTE} printable characters")
     return dict(index=index, reviewer=reviewer, verdict=verdict, corrected_label=corrected_label,
-                note=note)
+                note=note, split=split)
 
 
 def clean_reviewer(name) -> str:
@@ -143,7 +155,9 @@ def _is_index(value) -> bool:
 
 
 def latest_by_image(history: list[Verdict]) -> dict[int, Verdict]:
-    """Image index -> the verdict that counts: the latest by time, ties broken by the higher id."""
+    """Image index -> the verdict that counts: the latest by time, ties broken by the higher id.
+
+    Indices count within one split: give it the history of one split (ReviewStore.history's `split`)."""
     latest: dict[int, Verdict] = {}
     for v in sorted(history, key=lambda v: (v.created_at, v.id)):
         latest[v.index] = v
@@ -158,14 +172,15 @@ class ReviewStore:
         try:
             self.engine = make_engine(url)
             create_tables(self.engine)
+            migrate(self.engine)
         except (SQLAlchemyError, ImportError, OSError) as exc:
             raise ReviewStoreError(f"Cannot open the review database {shown_url(url)}: {_reason(exc)}") from exc
 
     def add(self, run_id: str, data: str, index: int, reviewer: str, verdict: str,
             corrected_label: int | None = None, note: str = "", num_samples: int | None = None,
-            num_classes: int | None = None) -> Verdict:
+            num_classes: int | None = None, split: str = "test") -> Verdict:
         """Record one verdict (never replacing earlier ones) and return it with its id and time."""
-        fields = check_verdict(index, reviewer, verdict, corrected_label, note, num_samples, num_classes)
+        fields = check_verdict(index, reviewer, verdict, corrected_label, note, num_samples, num_classes, split)
         row = dict(fields, run_id=run_id, data=data, created_at=dt.datetime.now(dt.timezone.utc))
         columns = {COLUMN_OF.get(name, name): value for name, value in row.items()}
         try:
@@ -175,9 +190,12 @@ class ReviewStore:
             raise ReviewStoreError(f"Could not save the verdict in {shown_url(self.url)}: {_reason(exc)}") from exc
         return Verdict(id=int(new_id), **row)
 
-    def history(self, run_id: str, index: int | None = None) -> list[Verdict]:
-        """All verdicts on a run (or one of its images), oldest first."""
+    def history(self, run_id: str, index: int | None = None, split: str | None = "test") -> list[Verdict]:
+        """All verdicts on a run's images of one split (or one of its images), oldest first; split=None: both
+        splits (then an index alone does not name one image)."""
         query = select(verdicts).where(verdicts.c.run_id == run_id)
+        if split is not None:
+            query = query.where(verdicts.c.split == split)
         if index is not None:
             query = query.where(verdicts.c.sample_index == index)
         query = query.order_by(verdicts.c.created_at, verdicts.c.id)
@@ -189,8 +207,8 @@ class ReviewStore:
         return [Verdict(**{FIELD_OF.get(column, column): value for column, value in row.items()}
                         | {"created_at": _as_utc(row["created_at"])}) for row in rows]
 
-    def latest(self, run_id: str) -> dict[int, Verdict]:
-        return latest_by_image(self.history(run_id))
+    def latest(self, run_id: str, split: str = "test") -> dict[int, Verdict]:
+        return latest_by_image(self.history(run_id, split=split))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -225,6 +243,28 @@ def create_tables(engine: Engine) -> None:
     except DBAPIError:
         if not inspect(engine).has_table(verdicts.name):
             raise
+
+
+def migrate(engine: Engine) -> None:
+    """Bring a database made by an older version up to this table: add the `split` column (default "test")
+    when it is missing. Idempotent; when two processes migrate at once, one ALTER wins and the other's error is
+    ignored once the column is found there."""
+    if _has_split(engine):
+        return
+    # PostgreSQL checks IF NOT EXISTS under the table's lock, so concurrent servers never both add it; SQLite
+    # has no IF NOT EXISTS here, and its losing writer gets "duplicate column name" instead.
+    guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {verdicts.name} ADD COLUMN {guard}split VARCHAR(10) "
+                              "NOT NULL DEFAULT 'test'"))
+    except DBAPIError:
+        if not _has_split(engine):
+            raise
+
+
+def _has_split(engine: Engine) -> bool:
+    return "split" in {c["name"] for c in inspect(engine).get_columns(verdicts.name)}
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:

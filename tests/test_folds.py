@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from mnist_core import runs
 from mnist_core.config import ConfigError, TrainConfig, apply_recipe
@@ -56,10 +55,10 @@ def data_dir(tmp_path_factory, mnist_full) -> Path:
 
 @pytest.fixture(scope="module")
 def cv_run(data_dir, tmp_path_factory) -> tuple[Path, list[dict]]:
-    """One finished 3-fold run: (run dir, every event run_training passed on)."""
+    """One finished 3-fold run: (run dir, every event run_training passed on). One torch thread (conftest sets
+    OMP_NUM_THREADS=1, inherited by torchrun's ranks), so retrained fold models match to float rounding."""
     seen: list[dict] = []
     run_dir = runs.create_run(tmp_path_factory.mktemp("runs"), CONFIG)
-    torch.set_num_threads(1)  # the fold models are retrained below and must match to float rounding
     assert run_training(CONFIG, run_dir, data_dir, on_event=seen.append)["status"] == "finished"
     return run_dir, seen
 

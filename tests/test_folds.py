@@ -197,3 +197,24 @@ def test_two_torchrun_processes_give_the_single_process_folds(cv_run, data_dir, 
     assert load_embeddings(run_dir)["train"].shape == (1500, 128)
     fold_events = [e for e in runs.read_events(run_dir) if e["type"] == "fold"]
     assert sorted(e["fold"] for e in fold_events) == [0, 1, 2]  # written once, by rank 0
+
+
+@pytest.mark.slow
+def test_cancel_inside_a_fold_of_a_two_process_dashboard_run(data_dir, tmp_path):
+    import time
+
+    from mnist_core.launch import start_worker
+
+    config = dataclasses.replace(CONFIG, epochs=30, folds=5, workers=2)
+    run_dir, deadline = start_worker(config, tmp_path, data_dir), time.monotonic() + 240
+    while not any(e["type"] == "fold_batch" for e in runs.read_events(run_dir)) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert runs.request_cancel(run_dir), runs.read_run(run_dir).error
+    asked = time.monotonic()
+    while runs.read_run(run_dir).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    info = runs.read_run(run_dir)
+    assert info.status == "cancelled", info.error
+    assert time.monotonic() - asked < 20  # both ranks read the cancel file and stop in their fold
+    assert runs.read_events(run_dir)[-1]["type"] == "cancelled"
+    assert not {"oof_probs.pt", "model.pt"} & {p.name for p in run_dir.iterdir()}

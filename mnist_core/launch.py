@@ -2,6 +2,8 @@
 
 `run_training` is shared by the CLI and the dashboard's worker: it creates the run folder, streams the
 trainer's events into metrics.jsonl, and ends with a checkpoint, cached probabilities and a final status.
+With config.folds = K it first runs the K-fold cross-validation (mnist_core.folds) and also writes
+oof_probs.pt and embeddings.pt.
 
     python -m mnist_core.launch RUN_DIR DATA_DIR    # the worker the dashboard starts (not for people)
 
@@ -163,9 +165,9 @@ def _follow_training(config: TrainConfig, data_dir: Path | str, dist: DistContex
     stop = (lambda: runs.cancel_requested(run_dir)) if run_dir is not None else (lambda: False)
     dataset = load_training_data(config, data_dir)
     if config.folds:
-        cv = list(cross_validate(config, dataset, stop, dist))
-        if cv[-1]["type"] != "folds_done":
-            return {"status": cv[-1]["type"], "error": cv[-1].get("error")}
+        (cv,) = collections.deque(cross_validate(config, dataset, stop, dist), maxlen=1)
+        if cv["type"] != "folds_done":
+            return {"status": cv["type"], "error": cv.get("error")}
     events = train(config, dataset, dist=dist)
     last = collections.deque(events, maxlen=1) or [{"type": "failed", "error": "training ended without events"}]
     return {"status": last[0]["type"], "error": last[0].get("error")}

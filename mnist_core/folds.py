@@ -144,7 +144,7 @@ def _agree(dist: DistContext, outcome: dict | None) -> dict | None:
     if agreed == code:
         return outcome
     kind = "cancelled" if agreed == 1 else "failed"
-    return {"type": kind, "error": f"another training process's fold was {kind}" if kind == "failed" else None}
+    return {"type": kind, "error": "a fold failed on another training process" if kind == "failed" else None}
 
 
 def _sum_rows(dist: DistContext, probs: torch.Tensor, features: torch.Tensor | None):

@@ -13,7 +13,7 @@ from mnist_core.quotas import QuotaError
 from ui import identity, state
 from ui.train_progress import WATCH_KEY, progress_panel, runs_table, watched_run
 from ui.train_queue import queue_list
-from ui.train_widgets import config_form, data_preview
+from ui.train_widgets import config_form, data_preview, folds_input
 
 st.header("Train")
 # Slots in page order, filled out of order: the watched run's progress is drawn first, so that after a reload
@@ -29,7 +29,7 @@ with form_slot:
                                help="This many training images (seeded, stratified) are not trained on; a "
                                     "temperature fitted on them calibrates the probabilities (Probabilities "
                                     "page). 0: the notebook.")
-    config = dataclasses.replace(config, validation=int(held_out))
+    config = dataclasses.replace(config, validation=int(held_out), folds=folds_input())
     data_preview(config.data)
 
 with start_slot:

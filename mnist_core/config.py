@@ -13,6 +13,7 @@ from pathlib import Path
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 SCHEDULES = ("constant", "onecycle")
+MIN_FOLDS, MAX_FOLDS = 2, 10  # cross-validation: fewer than 2 is no split; more than 10 costs more than it tells
 RENAMED_FIELDS = {"model": "architecture"}  # old name -> name: what saved configs may still say
 # A data source's name is a name, never a path: it picks a folder under the data dir (mnist_core.data), and a
 # config or checkpoint from outside (an upload, a URL, a run folder) must not reach any other folder with it.
@@ -64,6 +65,7 @@ class TrainConfig:
     recipe: str = ""  # name of the preset this config started from, for display only
     workers: int = 1  # processes for DistributedDataParallel training
     validation: int = 0  # training images held out (seeded, stratified) to fit a temperature on; 0: none
+    folds: int = 0  # cross-validate first: K fold models give every training image out-of-fold probabilities
 
     def validate(self, known_data: list[str] | None = None,
                  known_architectures: list[str] | None = None) -> TrainConfig:
@@ -95,6 +97,8 @@ class TrainConfig:
              f"must be an integer >= 1, got {shown(self.workers)}")
         need(_is_int(self.validation) and self.validation >= 0, "validation",
              f"must be an integer >= 0 (training images to hold out), got {shown(self.validation)}")
+        need(_is_int(self.folds) and (self.folds == 0 or MIN_FOLDS <= self.folds <= MAX_FOLDS), "folds",
+             f"must be 0 (no cross-validation) or an integer from {MIN_FOLDS} to {MAX_FOLDS}, got {shown(self.folds)}")
         for name in ("shuffle", "normalize", "augment"):
             value = getattr(self, name)
             need(isinstance(value, bool), name, f"must be true or false, got {shown(value)}")

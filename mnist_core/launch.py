@@ -2,6 +2,8 @@
 
 `run_training` is shared by the CLI and the dashboard's worker: it creates the run folder, streams the
 trainer's events into metrics.jsonl, and ends with a checkpoint, cached probabilities and a final status.
+With config.folds = K it first runs the K-fold cross-validation (mnist_core.folds) and also writes
+oof_probs.pt and embeddings.pt.
 
     python -m mnist_core.launch RUN_DIR DATA_DIR    # the worker the dashboard starts (not for people)
 
@@ -28,7 +30,9 @@ from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
 from mnist_core.distributed import LOCAL, DistContext, launched_by_torchrun, max_workers, setup, teardown
 from mnist_core.files import read_json
+from mnist_core.folds import cross_validate
 from mnist_core.health import run_health
+from mnist_core.predict import predict_with_features
 from mnist_core.supervise import supervise
 from mnist_core.trainer import train
 
@@ -58,11 +62,13 @@ class BatchThrottle:
     the file each second: ten lines a second would only cost it and the trainer time, not show more."""
 
     def __init__(self, every_s: float = BATCH_EVENT_EVERY_S):
-        self.every_s, self.last = every_s, -math.inf
+        self.every_s, self.last, self.kind = every_s, -math.inf, "batch"
 
     def keep(self, event: dict) -> bool:
-        if event["type"] != "batch":
+        if event["type"] not in ("batch", "fold_batch"):
             return True
+        if event["type"] != self.kind:  # the final model's clock starts at 0 after the folds' (mnist_core.folds)
+            self.kind, self.last = event["type"], -math.inf
         if event["batch"] == event["batches"] or event["elapsed"] - self.last >= self.every_s:
             self.last = event["elapsed"]
             return True
@@ -78,7 +84,7 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
     (their run_dir may be None) and raise if they break, so that torchrun stops the job.
     """
     if not dist.is_main:
-        return _follow_training(config, data_dir, dist)
+        return _follow_training(config, data_dir, dist, run_dir)
     run_dir = Path(run_dir)
     stop = should_stop or (lambda: runs.cancel_requested(run_dir))
     if not dist.enabled:  # a multi-process run keeps the pid of the process that started the job
@@ -88,15 +94,20 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
         dataset = load_training_data(config, data_dir)
         per_epoch = []  # the test probabilities after each epoch, for the Probabilities page's epoch slider
         runs.append_event(run_dir, {"type": "stage", "stage": "training"})
-        written = BatchThrottle()
-        for event in train(config, dataset, should_stop=stop, dist=dist):
+        written, oof = BatchThrottle(), None
+        for event in training_events(config, dataset, stop, dist):
             on_event(event)
+            if event["type"] == "folds_done":  # tensors: kept for the end, not written to metrics.jsonl
+                oof = event
+                continue
             if written.keep(event):
                 runs.append_event(run_dir, event)
             if event["type"] == "epoch":
                 per_epoch.append(event["test_probs"].half())
             if event["type"] == "finished":
                 save_run_probs(run_dir, event, dataset.test_labels, per_epoch)
+                if oof is not None:
+                    save_review_files(run_dir, config, dataset, oof, event["net"])
                 runs.save_checkpoint(run_dir / "model.pt", event["net"],
                                      checkpoint_meta(config, dataset.class_names, event))
                 warning = run_health(runs.read_events(run_dir), event["test_accuracy"], dataset.num_classes)
@@ -122,6 +133,25 @@ def save_run_probs(run_dir: Path, final: dict, test_labels, per_epoch: list) -> 
         run_probs.save_validation(run_dir, final["val_probs"], final["val_labels"], temperature)
 
 
+def training_events(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool],
+                    dist: DistContext = LOCAL):
+    """The trainer's events, after the cross-validation's (mnist_core.folds) when config.folds > 0."""
+    if config.folds:
+        for event in cross_validate(config, dataset, should_stop, dist):
+            yield event
+            if event["type"] in ("failed", "cancelled"):
+                return
+    yield from train(config, dataset, should_stop=should_stop, dist=dist)
+
+
+def save_review_files(run_dir: Path, config: TrainConfig, dataset: Dataset, oof: dict, net) -> None:
+    """oof_probs.pt and embeddings.pt (the test images' features from the final model) of a --folds run."""
+    run_probs.save_oof(run_dir, oof["probs"], dataset.train_labels, oof["folds"], config.folds)
+    mean, std = normalization(config.normalize)
+    _, test_features = predict_with_features(net, dataset.test_images, mean, std)
+    run_probs.save_embeddings(run_dir, train=oof["features"], test=test_features)
+
+
 def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, error: str) -> dict:
     event = {"type": kind, "error": error}
     on_event(event)
@@ -129,9 +159,16 @@ def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, erro
     return runs.end_run(run_dir, kind, error=error)
 
 
-def _follow_training(config: TrainConfig, data_dir: Path | str, dist: DistContext) -> dict:
-    """A rank other than 0: the same training, nothing written; its events match rank 0's."""
-    events = train(config, load_training_data(config, data_dir), dist=dist)
+def _follow_training(config: TrainConfig, data_dir: Path | str, dist: DistContext, run_dir: Path | None) -> dict:
+    """A rank other than 0: the same training, nothing written; its events match rank 0's (its own folds' aside,
+    which it trains alone, stopping on the run's cancel file when it has one)."""
+    stop = (lambda: runs.cancel_requested(run_dir)) if run_dir is not None else (lambda: False)
+    dataset = load_training_data(config, data_dir)
+    if config.folds:
+        (cv,) = collections.deque(cross_validate(config, dataset, stop, dist), maxlen=1)
+        if cv["type"] != "folds_done":
+            return {"status": cv["type"], "error": cv.get("error")}
+    events = train(config, dataset, dist=dist)
     last = collections.deque(events, maxlen=1) or [{"type": "failed", "error": "training ended without events"}]
     return {"status": last[0]["type"], "error": last[0].get("error")}
 

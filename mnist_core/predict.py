@@ -23,17 +23,36 @@ def predict_proba(net: nn.Module, images: torch.Tensor, mean: float, std: float,
     Batches of 512 keep a conv layer's activations near the CPU caches: 10,000 digits through the `best` net
     took 0.6 s on 2 cores against 0.7 s in batches of 2048, before BatchNorm folding (benchmarks/inference.py).
     """
+    return _predict(net, images, mean, std, batch_size, device, keep_features=False)[0]
+
+
+def predict_with_features(net: nn.Module, images: torch.Tensor, mean: float, std: float,
+                          batch_size: int = 512, device: torch.device | str | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probabilities (N, C) float32, penultimate-layer features (N, D) float16) in one pass: the features are
+    the input of the net's last nn.Linear (the embeddings the data review's finders and map use)."""
+    return _predict(net, images, mean, std, batch_size, device, keep_features=True)
+
+
+def _predict(net, images, mean, std, batch_size, device, keep_features: bool):
     device = torch.device(device) if device is not None else next(net.parameters()).device
     runnable = _folded(net) if any(isinstance(m, nn.BatchNorm2d) for m in net.modules()) else net
     was_training = net.training
     runnable.eval()
-    out = []
-    with torch.inference_mode():
-        for start in range(0, max(len(images), 1), batch_size):  # no images: one empty batch gives (0, C)
-            x = to_model_input(images[start:start + batch_size].to(device), mean, std)
-            out.append(F.softmax(runnable(x).float(), dim=1).cpu())
+    out, features, hook = [], [], None
+    if keep_features:
+        last = [m for m in runnable.modules() if isinstance(m, nn.Linear)][-1]
+        hook = last.register_forward_pre_hook(lambda module, args: features.append(args[0].half().cpu()))
+    try:
+        with torch.inference_mode():
+            for start in range(0, max(len(images), 1), batch_size):  # no images: one empty batch gives (0, C)
+                x = to_model_input(images[start:start + batch_size].to(device), mean, std)
+                out.append(F.softmax(runnable(x).float(), dim=1).cpu())
+    finally:
+        if hook is not None:
+            hook.remove()
     net.train(was_training)
-    return torch.cat(out)
+    return torch.cat(out), (torch.cat(features) if keep_features else None)
 
 
 _FOLDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # net -> (tensor versions, folded copy)

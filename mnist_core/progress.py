@@ -2,11 +2,15 @@
 
     from mnist_core.progress import summarize; summarize(runs.read_events(run_dir), epochs=10)
 
+A run trained with --folds K first trains K fold models (mnist_core.folds): its fold_batch / fold_epoch / fold
+events move the same two bars, `fold` says which fold trains, and the whole-run bar and the time left cover the
+folds and the final model together (a fold epoch weighs (K-1)/K of a final one: it trains on that share).
+
 A page that watches a live run keeps a `Watcher` instead: each `update()` parses only the lines appended
 since the last one and folds them into the same `Progress`, so a refresh costs what was added, not the
 whole file again.
 
-    watcher = Watcher(run_dir, epochs=10); watcher.update(); watcher.progress.overall
+    watcher = Watcher(run_dir, epochs=10, folds=5); watcher.update(); watcher.progress.overall
 """
 from __future__ import annotations
 
@@ -37,6 +41,13 @@ class Progress:
     epoch_rows: list[dict] = field(default_factory=list)  # one per finished epoch: train/test loss, accuracy
     grid: dict | None = None  # the latest epoch's predictions for the fixed test images (trainer.GRID_SIZE)
     final: dict | None = None  # the finished / failed / cancelled event, if any
+    folds: int = 0  # K of a cross-validated run (config.folds), else 0
+    fold: int | None = None  # the fold (0-based) training now; None before the folds and once the final model trains
+    fold_round: int = 0  # this fold's place among the folds the writing process trains (all K but under torchrun)
+    fold_rounds: int = 0  # how many folds that process trains; 0 until the first fold event
+    fold_rows: list[dict] = field(default_factory=list)  # one per finished fold: fold, held-out accuracy and loss
+    final_model: bool = False  # a cross-validated run's final model is training (its folds are done)
+    _folds_elapsed: float = 0.0  # the cross-validation's seconds: the final model's own clock starts after them
     # Where the last batch event stood, to turn two running means into the mean loss between them.
     _last: tuple[int, int, float] = (-1, 0, 0.0)  # (epoch, batch, running loss)
     _ema: tuple[float, float] = (0.0, 0.0)  # (weighted sum, sum of weights): an unbiased EMA from the start
@@ -44,17 +55,39 @@ class Progress:
     def add(self, e: dict) -> None:
         """Fold one event into the summary."""
         kind = e.get("type")
-        if kind == "batch":
+        if kind in ("fold_batch", "fold_epoch", "fold"):
+            self._add_fold(e)
+        elif kind == "batch":
+            self._start_final()
             self._add_batch(e)
+            self.elapsed += self._folds_elapsed
         elif kind == "epoch":
+            self._start_final()
             self.epoch_rows.append({k: e[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy")})
-            self.epoch, self.epoch_fraction, self.elapsed = e["epoch"], 1.0, e["elapsed"]
+            self.epoch, self.epoch_fraction = e["epoch"], 1.0
+            self.elapsed = self._folds_elapsed + e["elapsed"]
             self.grid = e.get("grid") or self.grid
         elif kind == "stage":
             self.stage = e.get("stage", self.stage)
         elif kind in ("finished", "failed", "cancelled"):
             self.final = e
         self._totals()
+
+    def _add_fold(self, e: dict) -> None:
+        self.stage, self.elapsed = "training", e["elapsed"]
+        if e["type"] == "fold":
+            self.fold_rows.append({k: e[k] for k in ("fold", "held_out_accuracy", "held_out_loss", "images")})
+            self._folds_elapsed = e["elapsed"]
+            return
+        self.fold, self.fold_round, self.fold_rounds = e["fold"], e["round"], e["rounds"]
+        self.epoch = e["epoch"]
+        self.epoch_fraction = e["batch"] / e["batches"] if e["type"] == "fold_batch" else 1.0
+        if e["type"] == "fold_batch":
+            self.running_loss = e["loss"]
+
+    def _start_final(self) -> None:
+        if self.folds and not self.final_model:
+            self.final_model, self.fold = True, None
 
     def _add_batch(self, e: dict) -> None:
         epoch, batch, batches, running = e["epoch"], e["batch"], e["batches"], e["loss"]
@@ -76,7 +109,13 @@ class Progress:
         self.loss_curve.append((epoch + self.epoch_fraction, self._ema[0] / self._ema[1]))
 
     def _totals(self) -> None:
-        self.overall = min(1.0, (self.epoch + self.epoch_fraction) / self.epochs)
+        done, total = self.epoch + self.epoch_fraction, self.epochs
+        if self.folds:
+            share = (self.folds - 1) / self.folds  # of the training set a fold model trains on
+            fold_work = (self.fold_rounds or self.folds) * self.epochs * share
+            done = fold_work + done if self.final_model else (self.fold_round * self.epochs + done) * share
+            total = fold_work + self.epochs
+        self.overall = min(1.0, done / total)
         if self.final and self.final.get("type") == "finished":
             self.overall, self.epoch_fraction, self.eta = 1.0, 1.0, 0.0
         elif self.overall > 0:
@@ -86,9 +125,17 @@ class Progress:
     def stage_text(self) -> str:
         return STAGES.get(self.stage, self.stage)
 
+    @property
+    def phase_text(self) -> str:
+        """What trains: 'Fold 2/5' or 'Final model' in a cross-validated run, '' in any other."""
+        if not self.folds:
+            return ""
+        return "Final model" if self.fold is None and (self.final_model or self.fold_rows) else \
+            f"Fold {(self.fold or 0) + 1}/{self.folds}"
 
-def summarize(events: list[dict], epochs: int) -> Progress:
-    p = Progress(epochs=max(1, epochs))
+
+def summarize(events: list[dict], epochs: int, folds: int = 0) -> Progress:
+    p = Progress(epochs=max(1, epochs), folds=folds)
     for e in events:
         p.add(e)
     return p
@@ -118,9 +165,9 @@ class EventTail:
 class Watcher:
     """A run's Progress, kept up to date from what its metrics.jsonl gained since the last update."""
 
-    def __init__(self, run_dir: Path | str, epochs: int):
+    def __init__(self, run_dir: Path | str, epochs: int, folds: int = 0):
         self.tail = EventTail(Path(run_dir) / "metrics.jsonl")
-        self.progress = Progress(epochs=max(1, epochs))
+        self.progress = Progress(epochs=max(1, epochs), folds=folds)
         self.version = 0  # counts updates that brought events: a cheap key for "has anything changed"
 
     def update(self) -> bool:

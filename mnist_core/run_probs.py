@@ -4,8 +4,13 @@ probabilities after every epoch. Files in the run folder, each written atomicall
     val_probs.pt      {"probs": (V, C) float32, "labels": (V,) int64}  only with --validation N > 0
     calibration.json  {"temperature": T, "validation": V}               fitted on val_probs.pt at the end
     epoch_probs.pt    {"probs": (E, N, C) float16, "labels": (N,) int64} the test set after each epoch
+    oof_probs.pt      {"probs": (N_train, C) float32, "labels": (N_train,) int64, "folds": (N_train,) int8,
+                       "k": K}: with --folds K, each training image's probabilities from the fold model that
+                       did not train on it (mnist_core.folds); training index = the data source's own order
+    embeddings.pt     {"train": (N_train, D) float16, "test": (N_test, D) float16}: penultimate-layer features,
+                       the training images' from their out-of-fold model, the test images' from the final model
 
-    from mnist_core.run_probs import stratified_holdout, load_val_probs, load_epoch_probs
+    from mnist_core.run_probs import stratified_holdout, load_val_probs, load_epoch_probs, load_oof
 """
 from __future__ import annotations
 
@@ -89,3 +94,38 @@ def save_epoch_probs(run_dir: Path, per_epoch: list[torch.Tensor], labels: torch
 def load_epoch_probs(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
     """((E, N, C) float16, (N,)) of a run trained since epoch probabilities were kept; None for older runs."""
     return _load(Path(run_dir) / "epoch_probs.pt")
+
+
+def save_oof(run_dir: Path, probs: torch.Tensor, labels: torch.Tensor, folds, k: int) -> None:
+    _save(Path(run_dir) / "oof_probs.pt", {"probs": probs.float().cpu(), "labels": labels.long().cpu(),
+                                           "folds": torch.as_tensor(folds, dtype=torch.int8).cpu(), "k": int(k)})
+
+
+def load_oof(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(probs (N, C) float32, labels (N,) int64, folds (N,) int8) of a run trained with --folds; None without."""
+    path = Path(run_dir) / "oof_probs.pt"
+    pair = _load(path)
+    if pair is None:
+        return None
+    folds = torch.load(path, weights_only=True).get("folds")
+    if not isinstance(folds, torch.Tensor) or folds.shape != pair[1].shape or pair[0].shape[:1] != pair[1].shape:
+        raise RunStoreError(f"{path.name} of run {path.parent.name} has mismatched probabilities, labels and folds")
+    return pair[0].float().numpy(), pair[1].long().numpy(), folds.to(torch.int8).numpy()
+
+
+def save_embeddings(run_dir: Path, **splits: torch.Tensor) -> None:
+    _save(Path(run_dir) / "embeddings.pt", {name: t.half().cpu() for name, t in splits.items()})
+
+
+def load_embeddings(run_dir: Path) -> dict[str, np.ndarray] | None:
+    """{"train": (N_train, D), "test": (N_test, D)} float16 features of a run that kept them; None without."""
+    path = Path(run_dir) / "embeddings.pt"
+    try:
+        blob = torch.load(path, weights_only=True)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:
+        raise RunStoreError(f"{path.name} of run {path.parent.name} is unreadable ({type(exc).__name__})") from exc
+    if not isinstance(blob, dict) or not all(isinstance(v, torch.Tensor) and v.dim() == 2 for v in blob.values()):
+        raise RunStoreError(f"{path.name} of run {path.parent.name} is not an embeddings file")
+    return {str(name): t.numpy() for name, t in blob.items()}

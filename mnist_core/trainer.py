@@ -81,9 +81,11 @@ def grid_predictions(probs: torch.Tensor, size: int = GRID_SIZE) -> dict:
 
 
 def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool] = lambda: False,
-          events_per_epoch: int = 50, dist: DistContext = LOCAL) -> Iterator[dict]:
+          events_per_epoch: int = 50, dist: DistContext = LOCAL, score_every_epoch: bool = True) -> Iterator[dict]:
     """Train config.architecture on dataset; yield events. Stops between batches, between evaluation chunks
-    and before the final event when should_stop() is true."""
+    and before the final event when should_stop() is true. With score_every_epoch=False (a cross-validation
+    fold: mnist_core.folds) only the last epoch scores the test set; earlier epoch events carry test_loss and
+    test_accuracy None and no test_probs or grid."""
     torch.manual_seed(config.seed)
     device = dist.device or resolve_device(config.device)
     net = dist.wrap(make_net(config.architecture, dataset.num_classes).to(device))
@@ -134,6 +136,10 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
             if should_stop():
                 yield {"type": "cancelled", "epoch": epoch, "batch": step + 1}
                 return
+        if not score_every_epoch and epoch < config.epochs - 1:
+            yield {"type": "epoch", "epoch": epoch, "epochs": config.epochs, "test_loss": None, "test_accuracy": None,
+                   "train_loss": dist.mean(loss_sum).item() / steps, "elapsed": time.perf_counter() - start}
+            continue
         probs = _predict_or_stop(dist, net, dataset.test_images, mean, std, device, should_stop)
         if probs is None:
             yield {"type": "cancelled", "epoch": epoch, "batch": steps}

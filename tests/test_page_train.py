@@ -1,5 +1,6 @@
 """App tests (AppTest, through app.py) of the Train page's own parts: the preset caption once a field differs,
-the runs table and delete list, and what the bars say before the worker's first batch.
+the runs table and delete list, what the bars say before the worker's first batch, and a cross-validated run
+(its fold on the bars; the Cross-validate option starts one).
 
     python -m pytest -q tests/test_page_train.py
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from page_fixtures import make_finished_run
 from streamlit.testing.v1 import AppTest
@@ -81,3 +83,40 @@ def test_the_bars_show_the_batch_the_worker_reached(app, tmp_path):
                 {"type": "batch", "epoch": 1, "batch": 25, "batches": 50, "loss": 0.4, "elapsed": 6.0})
     at = app()
     assert [bar.text for bar in at.get("progress")] == ["Epoch 2/3: 50%", "Whole run: 50% in 6 s, about 6 s left"]
+
+
+def test_a_cross_validated_run_shows_its_fold_and_the_time_left_over_the_whole_run(app, tmp_path):
+    run_dir = runs.create_run(tmp_path / "runs", TrainConfig(data="mnist-sample", epochs=2, folds=5))
+    runs.set_status(run_dir, "running", pid=os.getpid())
+    for e in ({"type": "stage", "stage": "training"},
+              {"type": "fold", "fold": 0, "folds": 5, "held_out_accuracy": 0.9712, "held_out_loss": 0.1,
+               "images": 800, "elapsed": 8.0},
+              {"type": "fold_batch", "fold": 1, "folds": 5, "round": 1, "rounds": 5, "epoch": 1, "batch": 25,
+               "batches": 50, "loss": 0.3, "elapsed": 12.0}):
+        runs.append_event(run_dir, e)
+    at = app()
+    # 5 folds x 2 epochs on 4/5 of the data, then 2 on all: 10 epochs' work; fold 1's 2 epochs and fold 2's
+    # 1.5 are 3.5 x 4/5 = 2.8 of them: 28%, and 12 s x 72/28 = 31 s left
+    assert [bar.text for bar in at.get("progress")] == ["Fold 2/5 · Epoch 2/2: 50%",
+                                                        "Whole run: 28% in 12 s, about 31 s left"]
+    assert "Held-out accuracy of the folds: fold 1: 97.12%" in captions(at)
+
+
+def test_the_cross_validate_option_starts_a_run_with_k_folds(tmp_path, monkeypatch):
+    from apptest_helpers import open_app, started_run
+
+    from mnist_core.run_probs import load_oof
+
+    at = open_app(tmp_path / "data", tmp_path / "runs", monkeypatch, "app_pages/train.py")
+    assert at.number_input(key="train_folds").value == 5 and at.number_input(key="train_folds").disabled
+    at.selectbox(key="train_data").set_value("mnist-sample")
+    at.selectbox(key="train_recipe").set_value("fast").run()
+    at.number_input(key="train_epochs").set_value(1)
+    at.checkbox(key="train_folds_on").check().run()
+    at.number_input(key="train_folds").set_value(2).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    info = started_run(tmp_path / "runs")
+    assert info.config["folds"] == 2 and info.status == "finished", info.error
+    probs, labels, folds = load_oof(info.path)
+    assert len(labels) == 4000 and sorted(np.unique(folds).tolist()) == [0, 1]

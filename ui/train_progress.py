@@ -71,7 +71,7 @@ def _watcher(info: runs.RunInfo) -> Watcher:
     """This session's Watcher of the run (a new one when another run is watched)."""
     kept = st.session_state.get(WATCHER_KEY)
     if kept is None or kept[0] != info.run_id:
-        kept = (info.run_id, Watcher(info.path, info.config.get("epochs", 1)))
+        kept = (info.run_id, Watcher(info.path, info.config.get("epochs", 1), folds=info.config.get("folds", 0)))
         st.session_state[WATCHER_KEY] = kept
     return kept[1]
 
@@ -117,8 +117,13 @@ def progress_bars(p: Progress, live: bool) -> None:
         st.progress(0.0, text=f"Whole run: 0% · {waiting}")
         return
     eta = f", about {p.eta:.0f} s left" if p.eta is not None and live else ""
-    st.progress(p.epoch_fraction, text=f"Epoch {p.epoch + 1}/{p.epochs}: {p.epoch_fraction:.0%}")
+    phase = f"{p.phase_text} · " if p.phase_text else ""  # a cross-validated run: which fold, or the final model
+    st.progress(p.epoch_fraction, text=f"{phase}Epoch {p.epoch + 1}/{p.epochs}: {p.epoch_fraction:.0%}")
     st.progress(p.overall, text=f"Whole run: {p.overall:.0%} in {p.elapsed:.0f} s{eta}")
+    if p.fold_rows:
+        rows = sorted(p.fold_rows, key=lambda r: r["fold"])
+        st.caption("Held-out accuracy of the folds: " + ", ".join(
+            f"fold {r['fold'] + 1}: {r['held_out_accuracy']:.2%}" for r in rows))
 
 
 def _figures(run_id: str, watcher: Watcher, live: bool) -> tuple[go.Figure | None, go.Figure | None]:

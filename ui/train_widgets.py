@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from mnist_core.config import OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
+from mnist_core.config import MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
 from mnist_core.data import DataError, Dataset, idx_dir, list_data_sources
 from mnist_core.distributed import max_workers
 from mnist_core.nets import ARCHITECTURES
@@ -90,3 +90,15 @@ def data_summary(dataset: Dataset) -> str:
     return (f"{dataset.name} · {len(dataset.train_labels):,} training and {len(dataset.test_labels):,} test images"
             f" · {dataset.num_classes} classes · {height}×{width} grayscale")
 
+
+
+def folds_input() -> int:
+    """The Train page's "Cross-validate for data review" option: K (default 5), or 0 when it is off."""
+    left, right = st.columns([3, 1])
+    on = left.checkbox("Cross-validate for data review", key="train_folds_on",
+                       help="First train K fold models, each on (K-1)/K of the training set, so that every training "
+                            "image gets probabilities from a model that never saw it (for reviewing the training "
+                            "labels). The final model still trains on the whole set; the run takes about K times "
+                            "as long.")
+    k = right.number_input("Folds (K)", MIN_FOLDS, MAX_FOLDS, 5, key="train_folds", disabled=not on)
+    return int(k) if on else 0

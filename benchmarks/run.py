@@ -29,6 +29,7 @@ BENCHMARKS = [
     "understand_latency",
     "watch",
     "load",
+    "label_noise",
 ]
 
 

@@ -92,7 +92,7 @@ def test_planted_near_duplicates_form_one_group_and_the_odd_one_is_the_top_outli
     assert np.argmin(table.outlier_score) == 0
 
 
-def test_leaks_are_the_planted_copies_of_training_images_in_the_test_set(tmp_path):
+def test_leaks_are_the_planted_copies_of_training_images_in_the_test_set(tmp_path, capsys):
     x, labels = planted(seed=2)
     train, test = x[:200], np.concatenate([x[200:], x[[3, 150]] + 1e-4])  # test 100 = train 3, test 101 = train 150
     assert find_leaks(train, test) == [(3, 100), (150, 101)]
@@ -101,6 +101,10 @@ def test_leaks_are_the_planted_copies_of_training_images_in_the_test_set(tmp_pat
         leaks(run)
     save(run / "embeddings.pt", {"train": torch.from_numpy(train).half(), "test": torch.from_numpy(test).half()})
     assert leaks(run) == [(3, 100), (150, 101)]
+    assert main(["leaks", "--run", str(run)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["train_index\ttest_index", "3\t100", "150\t101"]
+    assert "2 near duplicates between the training and the test set" in err
 
 
 def test_the_cache_is_used_until_the_probabilities_change(tmp_path):

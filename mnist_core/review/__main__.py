@@ -2,6 +2,7 @@
 
     python -m mnist_core.review suspects --run RUN_DIR [--split test|train] [--top 20] [--class 3] [--mispredicted]
                                          [--issues]
+    python -m mnist_core.review leaks --run RUN_DIR
     python -m mnist_core.review export --run RUN_DIR --format csv|json [--out FILE] [--db URL]
     python -m mnist_core.review corrections --run RUN_DIR --out FILE [--db URL]
 
@@ -11,6 +12,8 @@ index (in that split), given label, predicted label, p(given label), and `yes` f
 --split train: the out-of-fold probabilities of a run trained with --folds K, ranked by cleanlab
 (mnist_core/review/issues.py, cached as issues_train.pt), with a last column: the suggested label of an issue.
 Class names are printed for imported datasets.
+`leaks` prints `train_index<TAB>test_index` per near-duplicate pair between the training and the test set
+(needs the embeddings of a run trained with --folds K).
 `export` writes the latest verdict per judged image; `corrections` writes a corrected-labels file
 (format: mnist_core/review/corrections.py) for `python -m mnist_core.train --label-corrections FILE`.
 The database: --db, else env MNIST_REVIEW_DB, else <runs dir>/reviews.db next to RUN_DIR.
@@ -29,7 +32,7 @@ from mnist_core.cli import ArgumentParser, fail
 from mnist_core.files import write_bytes_atomic
 from mnist_core.review.corrections import CorrectionsError, format_corrections
 from mnist_core.review.export import csv_cell, export_rows, review_corrections, rows_to_csv, rows_to_json
-from mnist_core.review.issues import run_issues, split_inputs
+from mnist_core.review.issues import leaks, run_issues, split_inputs
 from mnist_core.review.store import ReviewStore, ReviewStoreError, configured_db_url
 from mnist_core.review.suspects import filter_queue, find_suspects
 from mnist_core.runs import RunStoreError
@@ -45,10 +48,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     s.add_argument("--class", dest="klass", help="only images labelled with this class (index or name)")
     s.add_argument("--mispredicted", action="store_true", help="only images predicted as another class")
     s.add_argument("--issues", action="store_true", help="only likely label issues (confident learning)")
+    lk = sub.add_parser("leaks", help="print the near duplicates between the training and the test set")
     e = sub.add_parser("export", help="write the verdicts, one row per judged image")
     e.add_argument("--format", choices=("csv", "json"), required=True)
     c = sub.add_parser("corrections", help="write a corrected-labels file for retraining")
-    for parser in (s, e, c):
+    for parser in (s, lk, e, c):
         parser.add_argument("--run", required=True, help="the run folder, e.g. runs/20250101-120000-ab12")
     for parser in (e, c):
         parser.add_argument("--out", required=parser is c, help="output file (default for export: stdout)")
@@ -126,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.run)
     try:
         info, probs, labels, names = load_run(run_dir)
+        if args.command == "leaks":
+            pairs = leaks(run_dir)
+            print("train_index\ttest_index")
+            print("\n".join(f"{a}\t{b}" for a, b in pairs) if pairs else "", end="\n" if pairs else "")
+            print(f"{len(pairs)} near duplicates between the training and the test set.", file=sys.stderr)
+            return 0
         if args.command == "suspects" and args.split == "train":
             print_train_suspects(args, run_dir, names)
             return 0

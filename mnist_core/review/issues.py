@@ -39,7 +39,7 @@ from mnist_core.runs import RunStoreError
 SPLITS = ("train", "test")
 DUP_THRESHOLD = 0.13  # Datalab's near_duplicate default: share of the median nearest-neighbour distance
 NEIGHBOURS = 10  # cleanlab's OutOfDistribution default k
-CHUNK = 2048  # rows per similarity block: 2048 x 60,000 float32 is 0.5 GB at most
+CHUNK = 1024  # rows per similarity block: 1024 x 60,000 float32 is 0.25 GB at most
 
 
 @dataclass

@@ -21,7 +21,7 @@ cores, where one exact torch pass (chunked matrix products) serves outliers, dup
 
 The train split's probabilities are out-of-fold (oof_probs.pt, a run trained with `--folds K`); the test split's
 come from probs.pt. Embeddings (embeddings.pt, {"train": (N_train, D), "test": (N_test, D)} float16) are optional.
-The ranking: `order()`, likely issues first, then by label quality, ties by index.
+The ranking: `order()`, by label quality (lowest first), ties by index.
 """
 from __future__ import annotations
 
@@ -56,8 +56,9 @@ class IssueTable:
         return len(self.label_quality)
 
     def order(self) -> np.ndarray:
-        """Image indices, likely issues first, then lowest label quality; ties keep the lower index first."""
-        return np.lexsort((np.arange(len(self)), self.label_quality, ~self.is_issue))
+        """Image indices, lowest label quality first; ties keep the lower index first. Not likely issues first:
+        that order found fewer flipped labels in its top N (benchmarks/label_noise.py, docs/review.md)."""
+        return np.lexsort((np.arange(len(self)), self.label_quality))
 
     def dup_groups(self) -> list[np.ndarray]:
         """The near-duplicate groups, each a sorted array of image indices, biggest first."""

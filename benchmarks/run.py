@@ -30,6 +30,7 @@ BENCHMARKS = [
     "watch",
     "load",
     "folds",
+    "label_noise",
 ]
 
 

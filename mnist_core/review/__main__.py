@@ -1,12 +1,19 @@
 """Team data review from the command line: the suspect queue, the verdicts, the corrected labels.
 
-    python -m mnist_core.review suspects --run RUN_DIR [--top 20] [--class 3] [--mispredicted] [--issues]
+    python -m mnist_core.review suspects --run RUN_DIR [--split test|train] [--top 20] [--class 3] [--mispredicted]
+                                         [--issues]
+    python -m mnist_core.review leaks --run RUN_DIR
     python -m mnist_core.review export --run RUN_DIR --format csv|json [--out FILE] [--db URL]
     python -m mnist_core.review corrections --run RUN_DIR --out FILE [--db URL]
 
-`suspects` prints a header, then one tab-separated line per test image, most suspicious first:
-index, given label, predicted label, p(given label), and `yes` when confident learning flags a likely label
-issue (rule: mnist_core/review/suspects.py). Class names are printed for imported datasets.
+`suspects` prints a header, then one tab-separated line per image of the split, most suspicious first:
+index (in that split), given label, predicted label, p(given label), and `yes` for a likely label issue.
+--split test (the default): the run's test probabilities, ranked by the rule of mnist_core/review/suspects.py.
+--split train: the out-of-fold probabilities of a run trained with --folds K, ranked by cleanlab
+(mnist_core/review/issues.py, cached as issues_train.pt), with a last column: the suggested label of an issue.
+Class names are printed for imported datasets.
+`leaks` prints `train_index<TAB>test_index` per near-duplicate pair between the training and the test set
+(needs the embeddings of a run trained with --folds K).
 `export` writes the latest verdict per judged image; `corrections` writes a corrected-labels file
 (format: mnist_core/review/corrections.py) for `python -m mnist_core.train --label-corrections FILE`.
 The database: --db, else env MNIST_REVIEW_DB, else <runs dir>/reviews.db next to RUN_DIR.
@@ -25,6 +32,7 @@ from mnist_core.cli import ArgumentParser, fail
 from mnist_core.files import write_bytes_atomic
 from mnist_core.review.corrections import CorrectionsError, format_corrections
 from mnist_core.review.export import csv_cell, export_rows, review_corrections, rows_to_csv, rows_to_json
+from mnist_core.review.issues import leaks, run_issues, split_inputs
 from mnist_core.review.store import ReviewStore, ReviewStoreError, configured_db_url
 from mnist_core.review.suspects import filter_queue, find_suspects
 from mnist_core.runs import RunStoreError
@@ -34,14 +42,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = ArgumentParser(prog="python -m mnist_core.review", description="Review where a model and the labels disagree.")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("suspects", help="print the test images most likely mislabelled")
+    s.add_argument("--split", choices=("test", "train"), default="test",
+                   help="test images (default) or training images (needs a run trained with --folds K)")
     s.add_argument("--top", type=int, default=20, help="how many lines (default 20; 0 = all)")
     s.add_argument("--class", dest="klass", help="only images labelled with this class (index or name)")
     s.add_argument("--mispredicted", action="store_true", help="only images predicted as another class")
     s.add_argument("--issues", action="store_true", help="only likely label issues (confident learning)")
+    lk = sub.add_parser("leaks", help="print the near duplicates between the training and the test set")
     e = sub.add_parser("export", help="write the verdicts, one row per judged image")
     e.add_argument("--format", choices=("csv", "json"), required=True)
     c = sub.add_parser("corrections", help="write a corrected-labels file for retraining")
-    for parser in (s, e, c):
+    for parser in (s, lk, e, c):
         parser.add_argument("--run", required=True, help="the run folder, e.g. runs/20250101-120000-ab12")
     for parser in (e, c):
         parser.add_argument("--out", required=parser is c, help="output file (default for export: stdout)")
@@ -68,6 +79,28 @@ def class_index(value: str, class_names: list[str]) -> int:
     if value.isdigit() and int(value) < len(class_names):
         return int(value)
     raise ValueError(f"unknown class {value!r}; classes: {', '.join(class_names)} (or their index)")
+
+
+def print_train_suspects(args: argparse.Namespace, run_dir: Path, names: list[str]) -> None:
+    """The training split's ranking by cleanlab, with the same filters and columns plus the suggested label."""
+    table = run_issues(run_dir, "train")
+    probs, labels, _, _ = split_inputs(run_dir, "train")
+    predicted, p_given = probs.argmax(axis=1), probs[np.arange(len(labels)), labels]
+    queue = table.order()
+    if args.klass is not None:
+        queue = queue[labels[queue] == class_index(args.klass, names)]
+    if args.mispredicted:
+        queue = queue[predicted[queue] != labels[queue]]
+    if args.issues:
+        queue = queue[table.is_issue[queue]]
+    shown = queue[: args.top] if args.top else queue
+    print("index\tgiven\tpredicted\tp_given\tlikely_issue\tsuggested")
+    for i in shown:
+        given, predicted_name = (csv_cell(names[k]) for k in (labels[i], predicted[i]))
+        suggested = csv_cell(names[table.suggested[i]]) if table.is_issue[i] else ""
+        print(f"{i}\t{given}\t{predicted_name}\t{p_given[i]:.4f}\t{'yes' if table.is_issue[i] else 'no'}\t{suggested}")
+    print(f"{len(shown)} of {len(queue)} images in the queue; {int(table.is_issue.sum())} likely label issues "
+          f"of {len(labels)} training images (out-of-fold probabilities, cleanlab).", file=sys.stderr)
 
 
 def print_suspects(args: argparse.Namespace, probs: np.ndarray, labels: np.ndarray, names: list[str]) -> None:
@@ -97,6 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.run)
     try:
         info, probs, labels, names = load_run(run_dir)
+        if args.command == "leaks":
+            pairs = leaks(run_dir)
+            print("train_index\ttest_index")
+            print("\n".join(f"{a}\t{b}" for a, b in pairs) if pairs else "", end="\n" if pairs else "")
+            print(f"{len(pairs)} near duplicates between the training and the test set.", file=sys.stderr)
+            return 0
+        if args.command == "suspects" and args.split == "train":
+            print_train_suspects(args, run_dir, names)
+            return 0
         if args.command == "suspects":
             print_suspects(args, probs, labels, names)
             return 0

@@ -67,7 +67,7 @@ def test_a_box_around_a_cluster_shows_its_images_as_a_grid(page, map_app):
     page.screenshot(path=str(SCREENSHOTS / "map-selected-grid.png"))
     assert "split=test" in page.url
 
-    box = grid.locator(".js-plotly-plot").bounding_box()  # in the viewport: scrolled to above  # the first image: top left of the 5x5 grid
+    box = grid.locator(".js-plotly-plot").bounding_box()  # top left: the first image
     page.mouse.click(box["x"] + box["width"] / 10, box["y"] + box["height"] / 10)
     expect(page).to_have_url(re.compile(r"/review\?.*image=\d+"))
     image = int(re.search(r"image=(\d+)", page.url).group(1))

@@ -98,8 +98,8 @@ def write_map(run_dir: Path | str, data_dir: Path | str, seed: int | None = None
     the run's final model. Returns what was written."""
     from mnist_core import runs
     from mnist_core.config import TrainConfig
+    from mnist_core.data import load_dataset
     from mnist_core.files import read_json
-    from mnist_core.launch import load_training_data
 
     run_dir = Path(run_dir)
     config = TrainConfig.from_dict(read_json(run_dir / "config.json", error=runs.RunStoreError))
@@ -107,8 +107,8 @@ def write_map(run_dir: Path | str, data_dir: Path | str, seed: int | None = None
     embeddings = load_embeddings(run_dir)
     if "test" not in embeddings:
         net, meta = runs.load_checkpoint(run_dir / "model.pt")
-        dataset = load_training_data(config, data_dir)
-        embeddings["test"] = embed(net, dataset.test_images, meta["mean"], meta["std"])
+        images = load_dataset(config.data, data_dir).test_images  # images only: label corrections do not matter
+        embeddings["test"] = embed(net, images, meta["mean"], meta["std"])
     maps = {split: make_map(embeddings[split], seed) for split in ("test", "train") if split in embeddings}
     buffer = io.BytesIO()
     torch.save({split: torch.from_numpy(m) for split, m in maps.items()}, buffer)
@@ -131,6 +131,8 @@ def load_map(run_dir: Path | str) -> dict[str, np.ndarray] | None:
 
 def main(argv: list[str] | None = None) -> int:
     from mnist_core.cli import ArgumentParser, fail
+    from mnist_core.config import ConfigError
+    from mnist_core.data import DataError
     from mnist_core.runs import RunStoreError
 
     parser = ArgumentParser(prog="python -m mnist_core.embedding_map",
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         maps = write_map(run_dir, args.data_dir, args.seed)
-    except (RunStoreError, ValueError, OSError) as exc:
+    except (RunStoreError, ConfigError, DataError, ValueError, OSError) as exc:
         return fail(f"{type(exc).__name__}: {exc}", 1)
     sizes = ", ".join(f"{split} {len(m):,} points" for split, m in maps.items())
     print(f"map.pt written ({sizes}) in {time.perf_counter() - started:.1f} s: {run_dir / MAP_FILE}")

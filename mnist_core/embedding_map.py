@@ -10,8 +10,8 @@ written atomically. The dashboard only reads it: a map is never computed on page
 
     python -m mnist_core.embedding_map --run runs/<run id>     # computes map.pt for an existing run
 
-UMAP rather than openTSNE: on 60,000 x 128 float16 features on 2 (busy) cores it took 132 s seeded against
-openTSNE's 380 s, with the same 2D 10-NN label agreement, 0.995 (benchmarks/embedding_map.py).
+UMAP rather than openTSNE: on 60,000 x 128 float16 features on 2 busy cores it took 132-267 s seeded against
+openTSNE's 380-482 s in the same runs, with the same 2D 10-NN label agreement, 0.995 (benchmarks/embedding_map.py).
 """
 from __future__ import annotations
 

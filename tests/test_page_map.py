@@ -64,6 +64,25 @@ def test_a_train_map_without_out_of_fold_probs_is_coloured_by_label(lab, monkeyp
     save_map(run_dir, test=np.zeros((len(labels), 2)), train=np.random.default_rng(1).normal(size=(4000, 2)))
     at = open_app(data_dir, runs_dir, monkeypatch, PAGE, split="train")
     assert "4,000 training images" in all_text(at) and at.get("plotly_chart")
+    assert "likely label issue: 0)" in all_text(at)  # no out-of-fold probabilities: nothing to suspect
+
+
+def test_a_train_map_marks_the_out_of_fold_suspects(lab, monkeypatch, mnist_sample):
+    """oof_probs.pt in part A's format: the training images predicted as another class out of fold are ringed."""
+    data_dir, runs_dir, run_dir, labels = lab
+    train = mnist_sample.train_labels.numpy()
+    probs = np.full((4000, 10), 0.01, dtype=np.float32)
+    probs[np.arange(4000), train] = 0.91
+    flipped = np.arange(0, 4000, 100)  # 40 images whose out-of-fold model is sure of another class
+    probs[flipped] = 0.01
+    probs[flipped, (train[flipped] + 1) % 10] = 0.91
+    buffer = io.BytesIO()
+    torch.save({"probs": torch.tensor(probs), "labels": torch.tensor(train),
+                "folds": torch.zeros(4000, dtype=torch.int8), "k": 5}, buffer)
+    (run_dir / "oof_probs.pt").write_bytes(buffer.getvalue())
+    save_map(run_dir, test=np.zeros((len(labels), 2)), train=np.random.default_rng(1).normal(size=(4000, 2)))
+    at = open_app(data_dir, runs_dir, monkeypatch, PAGE, split="train")
+    assert "likely label issue: 40)" in all_text(at)
 
 
 def test_a_map_of_the_wrong_size_is_refused(lab, monkeypatch):

@@ -86,7 +86,8 @@ def map_figure(points: MapPoints, class_names: list[str], nonce: int = 0) -> go.
                            marker=dict(size=8, symbol="circle-open", color="black", line=dict(width=1.5))))
     layout = dict(dragmode="select", height=620, margin=dict(l=10, r=10, t=10, b=10), hovermode="closest",
                   xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"),
-                  legend=dict(itemsizing="constant", title="given label"), plot_bgcolor="white", meta=nonce)
+                  legend=dict(itemsizing="constant", title="given label", yanchor="top", y=0.92),
+                  plot_bgcolor="white", meta=nonce)
     return go.Figure(data=traces, layout=layout)  # plain dicts: no validation of 60,000 points per build
 
 

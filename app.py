@@ -24,6 +24,7 @@ PAGES = [
     st.Page("app_pages/predictions.py", title="Predictions", icon=":material/grid_view:"),
     st.Page("app_pages/probabilities.py", title="Probabilities", icon=":material/bar_chart:"),
     st.Page("app_pages/review.py", title="Review", icon=":material/fact_check:"),
+    st.Page("app_pages/embedding_map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("app_pages/network.py", title="Network", icon=":material/hub:"),

@@ -221,8 +221,20 @@ def _work(run_dir: Path, data_dir: Path) -> int:
         return 1
     finally:
         teardown(dist)
+    if status["status"] == "finished" and dist.is_main:
+        write_map_quietly(run_dir, data_dir)
     # The other ranks ended where rank 0 did (a failure too is decided together); rank 0 reports the outcome.
     return 0 if status["status"] in ("finished", "cancelled") or not dist.is_main else 1
+
+
+def write_map_quietly(run_dir: Path, data_dir: Path) -> None:
+    """The embedding map (map.pt) of a finished run, after its model is saved: the run is already finished and
+    usable while the map is computed, and a map that fails leaves one line in worker.log, never a failed run."""
+    from mnist_core.embedding_map import write_map  # umap (numba) loads only here
+    try:
+        write_map(run_dir, data_dir)
+    except Exception as exc:
+        print(f"embedding map not written: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -222,9 +222,22 @@ def _work(run_dir: Path, data_dir: Path) -> int:
     finally:
         teardown(dist)
     if status["status"] == "finished" and dist.is_main:
+        write_issues_quietly(run_dir)  # first: the Review page's queues, then the slower map
         write_map_quietly(run_dir, data_dir)
     # The other ranks ended where rank 0 did (a failure too is decided together); rank 0 reports the outcome.
     return 0 if status["status"] in ("finished", "cancelled") or not dist.is_main else 1
+
+
+def write_issues_quietly(run_dir: Path) -> None:
+    """cleanlab's label issues of each split the run has (issues_<split>.pt), so that the Review page never
+    computes them on a visit; a failure leaves one line in worker.log and the page computes them itself."""
+    from mnist_core.review.issues import run_issues
+
+    for split in ("test", "train") if (Path(run_dir) / "oof_probs.pt").is_file() else ("test",):
+        try:
+            run_issues(run_dir, split)
+        except Exception as exc:
+            print(f"label issues of the {split} split not written: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def write_map_quietly(run_dir: Path, data_dir: Path) -> None:

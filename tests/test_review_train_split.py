@@ -29,7 +29,8 @@ from mnist_core.review.corrections import (
     parse_corrections,
     read_corrections,
 )
-from mnist_core.review.queues import QueueTable, filter_order, from_suspects, group_of, queue_order
+from mnist_core.review.issues import IssueTable, find_issues
+from mnist_core.review.queues import filter_order, group_of, queue_order
 from mnist_core.review.store import ReviewStore
 from mnist_core.review.suspects import filter_queue, find_suspects
 
@@ -208,7 +209,7 @@ def test_an_old_corrections_file_without_a_split_column_reads_as_test_rows(lab):
 
 
 def test_queue_orders_on_a_hand_made_table():
-    table = QueueTable(label_quality=np.array([0.9, 0.1, 0.5, 0.1, 0.7], np.float32),
+    table = IssueTable(label_quality=np.array([0.9, 0.1, 0.5, 0.1, 0.7], np.float32),
                        is_issue=np.array([False, True, True, False, True]), suggested=np.array([-1, 2, 0, -1, 1]),
                        outlier_score=np.array([0.2, np.nan, 0.9, 0.2, 0.1], np.float32),
                        dup_group=np.array([1, -1, 0, 1, 0]))
@@ -221,12 +222,12 @@ def test_queue_orders_on_a_hand_made_table():
     assert group_of(table, 4).tolist() == [2, 4] and group_of(table, 1).tolist() == [1]  # shown side by side
 
 
-def test_the_page_filters_on_a_queue_match_the_old_filters_on_the_whole_ranking():
+def test_the_page_filters_on_cleanlabs_quality_queue_match_the_old_filters_on_the_whole_ranking():
     rng = np.random.default_rng(3)
     probs, labels = rng.dirichlet(np.ones(4), size=300), rng.integers(0, 4, 300)
     s = find_suspects(probs, labels)
     for kwargs in ({}, dict(klass=2), dict(mispredicted_only=True), dict(issues_only=True, max_p_given=0.3)):
-        assert filter_order(s, queue_order(from_suspects(s), "quality"), **kwargs).tolist() == \
+        assert filter_order(s, queue_order(find_issues(probs, labels), "quality"), **kwargs).tolist() == \
             filter_queue(s, **kwargs).tolist()
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import streamlit as st
 
 from mnist_core.data import DataError
-from mnist_core.review.queues import QUEUES, QueueTable, from_suspects
+from mnist_core.review.issues import IssueTable, run_issues
+from mnist_core.review.queues import QUEUES
 from mnist_core.review.splits import NO_OOF, OOF_FILE, SPLITS, load_train_probs
 from mnist_core.review.suspects import Suspects, find_suspects
 from mnist_core.runs import RunStoreError
@@ -72,14 +73,13 @@ def split_view(test_view: RunView, split: str) -> RunView:
     st.stop()
 
 
-def issue_rows(view: RunView, split: str) -> tuple[Suspects, QueueTable]:
-    """The confident-learning ranking of the split and the table the queues draw from, once per run and split.
-
-    The one place the queues' table comes from: with issue 12 part B it becomes
-    `mnist_core.review.issues.run_issues(view.info.path, split)` (cleanlab, cached in the run folder)."""
-    return view.derived(("queues", split), lambda: _tables(view))
-
-
-def _tables(view: RunView) -> tuple[Suspects, QueueTable]:
-    s = find_suspects(view.probs, view.labels)
-    return s, from_suspects(s)
+def issue_rows(view: RunView, split: str) -> tuple[Suspects, IssueTable]:
+    """The per-class ranking of the split (its thresholds draw the probability chart) and cleanlab's table the
+    queues draw from (mnist_core.review.issues.run_issues: cached in the run folder, which the worker fills in
+    after training), once per run and split. A table that cannot be made says why and stops the page."""
+    try:
+        return view.derived(("queues", split), lambda: (find_suspects(view.probs, view.labels),
+                                                         run_issues(view.info.path, split)))
+    except (RunStoreError, ValueError, OSError) as exc:
+        st.error(f"The review queues of run {view.info.run_id} cannot be made: {md_escape(exc)}")
+        st.stop()

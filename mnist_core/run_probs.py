@@ -57,15 +57,26 @@ def _save(path: Path, blob: dict) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def _load(path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(probs, labels) from one of these files, None when the run has none; RunStoreError when unreadable."""
+def read_blob(path: Path, what: str) -> dict | None:
+    """The dict a run file holds (torch.load, weights only); None when the run has no such file; RunStoreError
+    naming the file and run, never its contents, when it is unreadable or not a dict."""
     try:
         blob = torch.load(path, weights_only=True)
     except FileNotFoundError:
         return None
-    except Exception as exc:
+    except Exception as exc:  # torch raises many kinds on a damaged file; none of them is the visitor's business
         raise RunStoreError(f"{path.name} of run {path.parent.name} is unreadable ({type(exc).__name__})") from exc
-    if not isinstance(blob, dict) or not all(isinstance(blob.get(k), torch.Tensor) for k in ("probs", "labels")):
+    if not isinstance(blob, dict):
+        raise RunStoreError(f"{path.name} of run {path.parent.name} is not {what}")
+    return blob
+
+
+def _load(path: Path, blob: dict | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(probs, labels) from one of these files, None when the run has none; RunStoreError when unreadable."""
+    blob = blob if blob is not None else read_blob(path, "a probabilities file")
+    if blob is None:
+        return None
+    if not all(isinstance(blob.get(k), torch.Tensor) for k in ("probs", "labels")):
         raise RunStoreError(f"{path.name} of run {path.parent.name} is not a probabilities file")
     return blob["probs"], blob["labels"]
 
@@ -104,10 +115,11 @@ def save_oof(run_dir: Path, probs: torch.Tensor, labels: torch.Tensor, folds, k:
 def load_oof(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(probs (N, C) float32, labels (N,) int64, folds (N,) int8) of a run trained with --folds; None without."""
     path = Path(run_dir) / "oof_probs.pt"
-    pair = _load(path)
+    blob = read_blob(path, "a probabilities file")
+    pair = _load(path, blob)
     if pair is None:
         return None
-    folds = torch.load(path, weights_only=True).get("folds")
+    folds = blob.get("folds")
     if not isinstance(folds, torch.Tensor) or folds.shape != pair[1].shape or pair[0].shape[:1] != pair[1].shape:
         raise RunStoreError(f"{path.name} of run {path.parent.name} has mismatched probabilities, labels and folds")
     return pair[0].float().numpy(), pair[1].long().numpy(), folds.to(torch.int8).numpy()
@@ -120,12 +132,9 @@ def save_embeddings(run_dir: Path, **splits: torch.Tensor) -> None:
 def load_embeddings(run_dir: Path) -> dict[str, np.ndarray] | None:
     """{"train": (N_train, D), "test": (N_test, D)} float16 features of a run that kept them; None without."""
     path = Path(run_dir) / "embeddings.pt"
-    try:
-        blob = torch.load(path, weights_only=True)
-    except FileNotFoundError:
+    blob = read_blob(path, "an embeddings file")
+    if blob is None:
         return None
-    except Exception as exc:
-        raise RunStoreError(f"{path.name} of run {path.parent.name} is unreadable ({type(exc).__name__})") from exc
-    if not isinstance(blob, dict) or not all(isinstance(v, torch.Tensor) and v.dim() == 2 for v in blob.values()):
+    if not all(isinstance(v, torch.Tensor) and v.dim() == 2 for v in blob.values()):
         raise RunStoreError(f"{path.name} of run {path.parent.name} is not an embeddings file")
     return {str(name): t.numpy() for name, t in blob.items()}

@@ -34,6 +34,7 @@ import torch
 
 from mnist_core.files import write_bytes_atomic
 from mnist_core.review.suspects import check_inputs
+from mnist_core.run_probs import read_blob
 from mnist_core.runs import RunStoreError
 
 SPLITS = ("train", "test")
@@ -140,25 +141,13 @@ def find_issues(probs, labels, embeddings=None) -> IssueTable:
     return IssueTable(label_quality=quality, is_issue=issue, suggested=suggested, outlier_score=outlier, dup_group=dup)
 
 
-def _load(path: Path, what: str) -> dict | None:
-    try:
-        blob = torch.load(path, weights_only=True)
-    except FileNotFoundError:
-        return None
-    except Exception as exc:
-        raise RunStoreError(f"{path.name} of run {path.parent.name} is unreadable ({type(exc).__name__})") from exc
-    if not isinstance(blob, dict):
-        raise RunStoreError(f"{path.name} of run {path.parent.name} is not {what}")
-    return blob
-
-
 def split_inputs(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[Path]]:
     """(probs, labels, embeddings or None, the files they came from) of one split of a run."""
     run_dir = Path(run_dir)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     source = run_dir / ("oof_probs.pt" if split == "train" else "probs.pt")
-    blob = _load(source, "a probabilities file")
+    blob = read_blob(source, "a probabilities file")
     if blob is None and split == "train":
         raise RunStoreError(f"Run {run_dir.name} has no out-of-fold probabilities for its training images: "
                             "train it with --folds K (for example `python -m mnist_core.train --folds 5 ...`) "
@@ -169,7 +158,7 @@ def split_inputs(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.
         raise RunStoreError(f"{source.name} of run {run_dir.name} is not a probabilities file")
     files = [source]
     emb_file = run_dir / "embeddings.pt"
-    emb = _load(emb_file, "an embeddings file")
+    emb = read_blob(emb_file, "an embeddings file")
     features = None
     if emb is not None and isinstance(emb.get(split), torch.Tensor):
         features = emb[split].float().numpy()
@@ -189,7 +178,7 @@ def run_issues(run_dir: Path, split: str = "test") -> IssueTable:
     key = _cache_key(files)
     cache = run_dir / f"issues_{split}.pt"
     try:
-        blob = _load(cache, "an issues file")
+        blob = read_blob(cache, "an issues file")
     except RunStoreError:
         blob = None  # an unreadable cache is rebuilt
     names = [f.name for f in fields(IssueTable)]
@@ -216,7 +205,7 @@ def find_leaks(train: np.ndarray, test: np.ndarray) -> list[tuple[int, int]]:
 def leaks(run_dir: Path) -> list[tuple[int, int]]:
     """Near duplicates between a run's training and test images: [(train index, test index), ...]."""
     run_dir = Path(run_dir)
-    emb = _load(run_dir / "embeddings.pt", "an embeddings file")
+    emb = read_blob(run_dir / "embeddings.pt", "an embeddings file")
     if emb is None or not all(isinstance(emb.get(s), torch.Tensor) for s in SPLITS):
         raise RunStoreError(f"Run {run_dir.name} has no embeddings of both splits: train it with --folds K "
                             "to find near duplicates between the training and the test set.")

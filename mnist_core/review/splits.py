@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mnist_core.run_probs import read_blob
 from mnist_core.runs import RunStoreError
 
 SPLITS = {"test": "Test images", "train": "Training images"}
@@ -28,14 +29,10 @@ NO_OOF = ("This run has no out-of-fold probabilities for its training images, so
 def load_train_probs(run_dir: Path | str) -> tuple[np.ndarray, np.ndarray] | None:
     """(probs (N, C) float32, labels (N,) int64) from the run's oof_probs.pt; None when the run has none;
     RunStoreError when the file is unreadable or not of that format (never quoting it)."""
-    path = Path(run_dir) / OOF_FILE
-    try:
-        blob = torch.load(path, weights_only=True)
-    except FileNotFoundError:
+    blob = read_blob(Path(run_dir) / OOF_FILE, "an out-of-fold probabilities file")
+    if blob is None:
         return None
-    except Exception as exc:  # torch raises many kinds on a damaged file; none of them is the visitor's business
-        raise RunStoreError(f"{OOF_FILE} of run {Path(run_dir).name} cannot be read ({type(exc).__name__})") from exc
-    probs, labels = (blob.get(k) if isinstance(blob, dict) else None for k in ("probs", "labels"))
+    probs, labels = (blob.get(k) for k in ("probs", "labels"))
     if not (isinstance(probs, torch.Tensor) and isinstance(labels, torch.Tensor) and probs.ndim == 2
             and labels.shape == (probs.shape[0],) and probs.shape[1] > 0 and not labels.is_floating_point()):
         raise RunStoreError(f"{OOF_FILE} of run {Path(run_dir).name} is not (probs (N, C), labels (N,))")

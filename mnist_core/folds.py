@@ -1,5 +1,5 @@
-"""Cross-validation for the data review: K fold models give every training image probabilities (and
-penultimate-layer features) from a model that never trained on it.
+"""Cross-validation for the data review: K fold models give every training image probabilities from a model
+that never trained on it (its features come from the final model: mnist_core.launch.save_review_files).
 
     from mnist_core.folds import fold_assignment; fold_assignment(labels, k=5, seed=0)  # int8 [N], 0..k-1
 
@@ -12,8 +12,7 @@ position in its own folds):
     fold_epoch   epoch, epochs, train_loss, held_out_loss, held_out_accuracy (None but after the last epoch),
                  elapsed, fold, folds, round, rounds
     fold         one fold done: fold, folds, held_out_accuracy, held_out_loss, images, elapsed
-    folds_done   the last: `probs` (N, C) float32, `features` (N, D) float16, `folds` int8 (N,) (not written to
-                 metrics.jsonl), elapsed
+    folds_done   the last: `probs` (N, C) float32, `folds` int8 (N,) (not written to metrics.jsonl), elapsed
     failed | cancelled   as the trainer's, plus fold
 
 Under torchrun, rank r trains folds r, r + W, ... on its own (no DDP across ranks: the folds are
@@ -33,7 +32,7 @@ import torch.distributed as tdist
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, normalization
 from mnist_core.distributed import LOCAL, DistContext
-from mnist_core.predict import evaluate, predict_with_features
+from mnist_core.predict import evaluate, predict_proba
 from mnist_core.trainer import train
 
 FOLD_EVENTS = ("fold_batch", "fold_epoch", "fold")  # the cross-validation's progress events in metrics.jsonl
@@ -87,7 +86,6 @@ def cross_validate(config: TrainConfig, dataset: Dataset, should_stop: Callable[
     fold_config = dataclasses.replace(config, folds=0, validation=0, workers=1)
     mean, std = normalization(config.normalize)
     probs = torch.zeros(len(labels), dataset.num_classes)
-    features: torch.Tensor | None = None
     start, outcome = time.perf_counter(), None
     for r, f in enumerate(mine):
         tag = {"fold": f, "folds": k, "round": r, "rounds": len(mine)}
@@ -104,11 +102,7 @@ def cross_validate(config: TrainConfig, dataset: Dataset, should_stop: Callable[
                        "held_out_accuracy": event["test_accuracy"], "elapsed": offset + event["elapsed"], **tag}
             elif kind == "finished":
                 held = folds == f
-                p, feats = predict_with_features(event["net"], part.test_images, mean, std)
-                probs[held] = p
-                if features is None:
-                    features = torch.zeros(len(labels), feats.shape[1], dtype=torch.float32)
-                features[held] = feats.float()
+                probs[held] = predict_proba(event["net"], part.test_images, mean, std)
                 yield {"type": "fold", "fold": f, "folds": k, "held_out_accuracy": event["test_accuracy"],
                        "held_out_loss": event["test_loss"], "images": int(held.sum()),
                        "elapsed": time.perf_counter() - start}
@@ -120,12 +114,12 @@ def cross_validate(config: TrainConfig, dataset: Dataset, should_stop: Callable[
     if dist.enabled:
         outcome = _agree(dist, outcome)
         if outcome is None:
-            probs, features = _sum_rows(dist, probs, features)
+            probs = _sum_rows(dist, probs)
             yield from _others_folds(dist, mine, folds, probs, labels, k, time.perf_counter() - start)
     if outcome is not None:
         yield outcome
         return
-    yield {"type": "folds_done", "probs": probs, "features": features.half(), "folds": folds,
+    yield {"type": "folds_done", "probs": probs, "folds": folds,
            "elapsed": time.perf_counter() - start}
 
 
@@ -147,18 +141,11 @@ def _agree(dist: DistContext, outcome: dict | None) -> dict | None:
     return {"type": kind, "error": "a fold failed on another training process" if kind == "failed" else None}
 
 
-def _sum_rows(dist: DistContext, probs: torch.Tensor, features: torch.Tensor | None):
+def _sum_rows(dist: DistContext, probs: torch.Tensor) -> torch.Tensor:
     """Each rank filled only its folds' rows (zeros elsewhere): a sum over ranks is every row, on every rank."""
-    width = torch.tensor([0 if features is None else features.shape[1]], device=dist.device)
-    tdist.all_reduce(width, op=tdist.ReduceOp.MAX)  # a rank with no fold (K < W) learns the feature width
-    if features is None:
-        features = torch.zeros(len(probs), int(width.item()))
-    out = []
-    for t in (probs, features):
-        t = t.to(dist.device) if dist.device is not None else t
-        tdist.all_reduce(t)
-        out.append(t.cpu())
-    return out[0], out[1]
+    t = probs.to(dist.device) if dist.device is not None else probs
+    tdist.all_reduce(t)
+    return t.cpu()
 
 
 def _others_folds(dist: DistContext, mine: list[int], folds: np.ndarray, probs: torch.Tensor,

@@ -145,11 +145,14 @@ def training_events(config: TrainConfig, dataset: Dataset, should_stop: Callable
 
 
 def save_review_files(run_dir: Path, config: TrainConfig, dataset: Dataset, oof: dict, net) -> None:
-    """oof_probs.pt and embeddings.pt (the test images' features from the final model) of a --folds run."""
+    """oof_probs.pt and embeddings.pt of a --folds run. Both splits' features come from the final model: one
+    feature space for the map and the near-duplicate search (each fold model has its own, so features from
+    K models would only separate the folds); the probabilities stay out-of-fold."""
     run_probs.save_oof(run_dir, oof["probs"], dataset.train_labels, oof["folds"], config.folds)
     mean, std = normalization(config.normalize)
+    _, train_features = predict_with_features(net, dataset.train_images, mean, std)
     _, test_features = predict_with_features(net, dataset.test_images, mean, std)
-    run_probs.save_embeddings(run_dir, train=oof["features"], test=test_features)
+    run_probs.save_embeddings(run_dir, train=train_features, test=test_features)
 
 
 def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, error: str) -> dict:

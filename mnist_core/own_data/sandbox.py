@@ -16,9 +16,12 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable
+from contextlib import contextmanager
 
 from mnist_core.data import DataError
 from mnist_core.own_data.archive import MB, Limits
@@ -43,7 +46,8 @@ def run_limited(fn: Callable, args: tuple, limits: Limits, should_stop: Callable
     parent, child = _CONTEXT.Pipe(duplex=False)
     process = _CONTEXT.Process(target=_child, daemon=True,
                                args=(child, fn, args, limits.memory_bytes, limits.cpu_seconds, os.getpid()))
-    process.start()
+    with _no_main_script():
+        process.start()
     child.close()
     start = time.monotonic()
     try:
@@ -90,6 +94,22 @@ def _death_message(exitcode: int | None, limits: Limits) -> str:
 def _memory_message(limits: Limits) -> str:
     return (f"The analysis needed more than {limits.memory_bytes / MB:,.0f} MB of memory (MNIST_IMPORT_MEMORY_MB) "
             "and was stopped; nothing was imported. Import fewer or smaller images.")
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+@contextmanager
+def _no_main_script():
+    """multiprocessing re-runs the parent's __main__ file in the child when it has one; Streamlit (and AppTest)
+    run a page script as __main__, which the child must never run again: start it with a bare __main__."""
+    with _MAIN_LOCK:
+        saved = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = saved
 
 
 def _child(conn, fn: Callable, args: tuple, memory_bytes: int, cpu_seconds: int, server_pid: int) -> None:

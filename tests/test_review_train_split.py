@@ -134,7 +134,7 @@ def test_bad_links_and_a_damaged_oof_file_get_messages_not_tracebacks(lab):
     (lab.cv / "oof_probs.pt").write_bytes(b"not a torch file")
     at = open_page(split="train")
     assert not at.exception
-    assert any("oof_probs.pt of run 20250102-000000-cross cannot be read" in unescaped(e.value) for e in at.error)
+    assert any("oof_probs.pt of run 20250102-000000-cross is unreadable" in unescaped(e.value) for e in at.error)
 
 
 def test_queues_without_embeddings_say_what_they_need(lab):

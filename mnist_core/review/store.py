@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import numbers
 import os
+import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,11 +231,26 @@ def make_engine(url: str) -> Engine:
     def _configure(dbapi_conn, _record) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")  # wait for other writers instead of failing
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+        _set_wal(cursor)  # readers never block the writer, nor it them
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return engine
+
+
+def _set_wal(cursor) -> None:
+    """WAL mode, once per database file. Switching needs the file to itself and SQLite answers "locked" at once
+    (busy_timeout does not cover it) when another process opens a new file at that moment: wait and retry."""
+    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def create_tables(engine: Engine) -> None:

@@ -11,6 +11,7 @@ import time
 
 import pytest
 import torch
+from waiting import wait_for
 
 from mnist_core import files, jobs, launch, runs
 from mnist_core.config import TrainConfig
@@ -18,16 +19,6 @@ from mnist_core.predict import evaluate, predict_proba
 
 QUICK = TrainConfig(data="mnist-sample", epochs=1, batch_size=32, device="cpu")  # 125 batches, 1-3 s
 LONG = TrainConfig(data="mnist-sample", epochs=50, batch_size=100, device="cpu")  # a minute: stopped by the tests
-
-
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def _assert_complete_run(run_dir, config: TrainConfig, mnist_sample):
@@ -137,7 +128,7 @@ def _first_batch_logged(run_dir) -> bool:
 
 def test_worker_trains_in_a_detached_process(workers, mnist_sample):
     run_dir = workers["finish"]
-    _wait_for(lambda: runs.read_run(run_dir).status != "running", 90, "the worker to finish")
+    wait_for(lambda: runs.read_run(run_dir).status != "running", 90, "the worker to finish")
     _assert_complete_run(run_dir, QUICK, mnist_sample)
     assert files.read_json(run_dir / "status.json")["pid"] != os.getpid()
     assert (run_dir / "worker.log").is_file()
@@ -145,10 +136,10 @@ def test_worker_trains_in_a_detached_process(workers, mnist_sample):
 
 def test_cancel_request_stops_the_worker_within_seconds(workers):
     run_dir = workers["cancel"]
-    _wait_for(lambda: _first_batch_logged(run_dir), 90, "the worker's first batch")
+    wait_for(lambda: _first_batch_logged(run_dir), 90, "the worker's first batch")
     runs.request_cancel(run_dir)
     asked = time.monotonic()
-    _wait_for(lambda: runs.read_run(run_dir).status != "running", 10, "the worker to stop")
+    wait_for(lambda: runs.read_run(run_dir).status != "running", 10, "the worker to stop")
     assert time.monotonic() - asked < 5
     info = runs.read_run(run_dir)
     assert info.status == "cancelled"
@@ -158,9 +149,9 @@ def test_cancel_request_stops_the_worker_within_seconds(workers):
 
 def test_a_crashed_worker_is_marked_failed(workers):
     run_dir = workers["crash"]
-    _wait_for(lambda: _first_batch_logged(run_dir), 90, "the worker's first batch")
+    wait_for(lambda: _first_batch_logged(run_dir), 90, "the worker's first batch")
     pid = files.read_json(run_dir / "status.json")["pid"]
     assert pid != os.getpid()
     os.kill(pid, signal.SIGKILL)
-    info = _wait_for(lambda: (r := runs.read_run(run_dir)).status != "running" and r, 10, "the run to be marked")
+    info = wait_for(lambda: (r := runs.read_run(run_dir)).status != "running" and r, 10, "the run to be marked")
     assert info.status == "failed" and info.error == "the training worker stopped unexpectedly"

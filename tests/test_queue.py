@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from mnist_core import files, jobs, launch, procs, runs
 from mnist_core.config import TrainConfig
@@ -27,15 +28,6 @@ from mnist_core import launch
 from mnist_core.config import TrainConfig
 print(launch.start_worker(TrainConfig(**json.loads(sys.argv[1])), sys.argv[2], sys.argv[3]).name)
 """
-
-
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def _stop_everything(runs_dir: Path) -> None:
@@ -91,7 +83,7 @@ def test_the_worker_that_ends_starts_the_next_queued_run_and_a_cancelled_one_nev
         seen.add(states)
         return states[1] == "finished"
 
-    _wait_for(third_done, 240, "the third run to be started by the first's worker and finish")
+    wait_for(third_done, 240, "the third run to be started by the first's worker and finish")
     assert ("running", "running") not in seen  # never two at once with MNIST_MAX_JOBS=1
     assert runs.read_run(first).status == "finished"
     third_status = files.read_json(third / "status.json")
@@ -124,7 +116,7 @@ def test_a_restarted_server_fails_the_dead_run_and_starts_the_queue(one_job, tmp
     assert (status["status"], status["error"]) == ("failed", runs.DEAD_WORKER)
     info = runs.read_run(waiting)
     assert info.status == "running" and files.read_json(waiting / "status.json")["pid"] != os.getpid()
-    _wait_for(lambda: any(e["type"] == "batch" for e in runs.read_events(waiting)), 120, "the first batch")
+    wait_for(lambda: any(e["type"] == "batch" for e in runs.read_events(waiting)), 120, "the first batch")
 
 
 def test_sessions_starting_together_get_one_run_and_the_rest_queued(tmp_path):
@@ -158,7 +150,7 @@ def test_a_dispatcher_in_another_process_waits_for_the_lock(one_job, tmp_path):
     assert other.communicate(timeout=60)[0].split() == ["started", waiting.name]
     assert runs.read_run(waiting).status == "running"
     assert jobs.cancel(waiting) == "requested"  # started meanwhile: Cancel stops it as a running run
-    _wait_for(lambda: runs.read_run(waiting).status == "cancelled", 120, "the started run to stop")
+    wait_for(lambda: runs.read_run(waiting).status == "cancelled", 120, "the started run to stop")
 
 
 def test_the_default_limit_is_one_job_on_two_cores(monkeypatch):

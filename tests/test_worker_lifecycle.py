@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from mnist_core import files, launch, runs
 from mnist_core.config import TrainConfig
@@ -22,15 +22,6 @@ from mnist_core.trainer import train
 REPO = Path(__file__).resolve().parent.parent
 QUICK = TrainConfig(data="mnist-sample", epochs=1, batch_size=32, device="cpu")
 LONG = TrainConfig(data="mnist-sample", epochs=50, batch_size=100, device="cpu")
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def _kill_workers(runs_dir: Path) -> None:
     for info in runs.list_runs(runs_dir):
         if info.status == "running":
@@ -47,12 +38,12 @@ def _process_state(pid: int) -> str | None:
 def test_a_finished_worker_is_reaped_not_left_a_zombie(tmp_path):
     run_dir = launch.start_worker(QUICK, tmp_path / "runs", tmp_path / "data")
     pid = files.read_json(run_dir / "status.json")["pid"]
-    _wait_for(lambda: runs.read_run(run_dir).status != "running", 120, "the worker to finish")
+    wait_for(lambda: runs.read_run(run_dir).status != "running", 120, "the worker to finish")
     assert runs.read_run(run_dir).status == "finished"
     # No other subprocess is started meanwhile (Popen reaps old children as a side effect).
     # after "finished" the worker still writes the label issues and the embedding map (UMAP's first call
     # compiles with numba), then exits and is reaped
-    _wait_for(lambda: _process_state(pid) is None, 300, f"worker {pid} to be reaped (state {_process_state(pid)})")
+    wait_for(lambda: _process_state(pid) is None, 300, f"worker {pid} to be reaped (state {_process_state(pid)})")
 
 
 def _cancel_during_evaluation(run_dir: Path, at: int, calls: list):

@@ -1,7 +1,8 @@
 """The artifact store: finished runs and imported datasets kept as immutable objects outside this machine's disk.
 
 With MNIST_ARTIFACTS set to an fsspec URL (s3://bucket/prefix, gs://bucket/prefix, az://container/prefix,
-file:///srv/artifacts), a run is uploaded when it ends as finished and a dataset when it is imported:
+file:///srv/artifacts), a run is uploaded when it ends as finished (its label issues and map follow when the
+worker has written them) and a dataset when it is imported:
 
     <store>/runs/<run id>/<file>          config.json, status.json, metrics.jsonl, model.pt, probs.pt, ...
     <store>/runs/<run id>/_artifact.json  written last: every file's size and sha256 (an upload that broke off
@@ -89,17 +90,23 @@ def _what(kind: str, name: str) -> str:
 
 
 def push(kind: str, folder: Path) -> None:
-    """Upload a finished run or an imported dataset folder; an object set already there is left as it is
-    (objects are immutable: a run id or dataset name is never reused). ArtifactError when the upload fails."""
+    """Upload a finished run or an imported dataset folder. Objects already there are never rewritten (a run id
+    or dataset name is never reused); files added to the folder since its last push (a run's label issues and
+    embedding map, written after it finished) are uploaded and the index is rewritten after them, so a reader
+    sees either the old set or the new one. ArtifactError when the upload fails."""
     folder = Path(folder)
     fs, root = _fs()
     base = f"{root}/{kind}/{folder.name}"
     try:
-        if fs.exists(f"{base}/{INDEX}"):
+        try:
+            files = json.loads(fs.cat_file(f"{base}/{INDEX}"))["files"]
+        except FileNotFoundError:
+            files = {}
+        new = [p for p in sorted(folder.iterdir()) if p.is_file() and p.name not in SKIPPED
+               and not p.name.startswith(".") and p.name not in files]
+        if not new:
             return
-        files = {}
-        for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name not in SKIPPED
-                           and not p.name.startswith(".")):
+        for path in new:
             data = path.read_bytes()
             fs.pipe_file(f"{base}/{path.name}", data)
             files[path.name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}

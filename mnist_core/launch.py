@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_core import jobs, procs, run_probs, runs
+from mnist_core import artifacts, jobs, procs, run_probs, runs
 from mnist_core.calibration import fit_temperature
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
@@ -227,6 +227,7 @@ def _work(run_dir: Path, data_dir: Path) -> int:
     if status["status"] == "finished" and dist.is_main:
         write_issues_quietly(run_dir)  # first: the Review page's queues, then the slower map
         write_map_quietly(run_dir, data_dir)
+        artifacts.push_quietly("runs", run_dir)  # both files join the run's objects (MNIST_ARTIFACTS)
     # The other ranks ended where rank 0 did (a failure too is decided together); rank 0 reports the outcome.
     return 0 if status["status"] in ("finished", "cancelled") or not dist.is_main else 1
 

@@ -8,6 +8,7 @@ damaged or missing object, or an unreachable store, gives a message naming the r
 """
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import uuid
@@ -111,6 +112,34 @@ def test_a_run_started_from_the_train_page_reaches_the_store(store, runs_dir, tm
     while artifacts.INDEX not in _objects(store, "runs", info.run_id) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert {"model.pt", "probs.pt", "status.json", artifacts.INDEX} <= _objects(store, "runs", info.run_id)
+    deadline = time.monotonic() + 300  # then the label issues and the map, which it writes after "finished"
+    while "map.pt" not in _listed(store, info.run_id) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert {"issues_test.pt", "map.pt"} <= _listed(store, info.run_id)
+
+
+def _listed(fs, run_id: str) -> set[str]:
+    """The files a run's index lists (what a server with an empty disk copies back)."""
+    fs.invalidate_cache()
+    try:
+        return set(json.loads(fs.cat_file(f"{fs.root}/runs/{run_id}/{artifacts.INDEX}"))["files"])
+    except FileNotFoundError:
+        return set()
+
+
+def test_files_written_after_the_upload_join_it_and_nothing_is_rewritten(store, trained, runs_dir):
+    copy = Path(shutil.copytree(trained, runs_dir / trained.name))
+    artifacts.push("runs", copy)
+    uploaded = store.cat_file(f"{store.root}/runs/{copy.name}/status.json")
+    (copy / "status.json").write_text('{"status": "tampered"}')  # an object once stored is never replaced
+    (copy / "map.pt").write_bytes(b"the map, written later")
+    artifacts.push("runs", copy)
+    assert "map.pt" in _listed(store, copy.name)
+    assert store.cat_file(f"{store.root}/runs/{copy.name}/status.json") == uploaded
+    _wipe(runs_dir)
+    [info] = runs.list_runs(runs_dir)
+    assert (info.path / "map.pt").read_bytes() == b"the map, written later"
+    assert info.status == "finished"
 
 
 def test_running_runs_stay_local_and_deleting_removes_the_objects(store, trained, runs_dir):

@@ -23,6 +23,7 @@ from mnist_core.review.store import (
     VerdictError,
     configured_db_url,
     default_db_url,
+    shown_url,
     verdicts,
 )
 
@@ -103,8 +104,14 @@ def test_malformed_or_unreachable_databases_get_a_clear_error_without_the_passwo
         ReviewStore("not a url")
     with pytest.raises(ReviewStoreError) as info:
         ReviewStore("postgresql://reviewer:s3cret@127.0.0.1:1/reviews")
-    assert "Cannot open the review database postgresql://reviewer:***@127.0.0.1:1/reviews" in str(info.value)
-    assert "s3cret" not in str(info.value)
+    assert "Cannot open the review database (the PostgreSQL database 'reviews')" in str(info.value)
+    assert "s3cret" not in str(info.value) and "reviewer:" not in str(info.value)
+
+
+def test_a_database_is_shown_by_kind_and_name_never_by_server_path_or_user():
+    assert shown_url("sqlite:////srv/team/runs/reviews.db") == "the SQLite file reviews.db"
+    assert shown_url("postgresql+psycopg://bob:pw@db.internal:5432/lab") == "the PostgreSQL database 'lab'"
+    assert shown_url("sqlite://") == "an in-memory SQLite database"
 
 
 def test_default_database_is_a_sqlite_file_in_the_runs_dir_in_wal_mode(tmp_path, monkeypatch):

@@ -105,11 +105,17 @@ def configured_db_url(runs_dir: Path | str, fallback: str | None = None) -> str:
 
 
 def shown_url(url: str) -> str:
-    """The URL with its password masked, for messages."""
+    """The database as a visitor may see it in a caption or message: its kind and name, never a password, a
+    user, a host or a server path ("the SQLite file reviews.db", "the PostgreSQL database 'reviews'")."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return "<not a database URL>"
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return f"the SQLite file {Path(parsed.database).name}" if parsed.database else "an in-memory SQLite database"
+    kind = {"postgresql": "PostgreSQL", "mysql": "MySQL"}.get(backend, backend)
+    return f"the {kind} database {parsed.database!r}" if parsed.database else f"a {kind} database"
 
 
 def check_verdict(index, reviewer, verdict, corrected_label=None, note: str = "",
@@ -176,7 +182,7 @@ class ReviewStore:
             create_tables(self.engine)
             migrate(self.engine)
         except (SQLAlchemyError, ImportError, OSError) as exc:
-            raise ReviewStoreError(f"Cannot open the review database {shown_url(url)}: {_reason(exc)}") from exc
+            raise ReviewStoreError(f"Cannot open the review database ({shown_url(url)}): {_reason(exc)}") from exc
 
     def add(self, run_id: str, data: str, index: int, reviewer: str, verdict: str,
             corrected_label: int | None = None, note: str = "", num_samples: int | None = None,

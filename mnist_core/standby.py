@@ -138,14 +138,12 @@ class Standby:
                     return
                 self.ready = proc
                 self.changed.clear()
-            while not self.changed.wait(timeout=0.5):
-                if proc.poll() is not None:  # died idle (killed, crashed): replace it
+            while not self.changed.wait(timeout=0.5):  # until taken: then its new owner (jobs._start) reaps it
+                if proc.poll() is not None:  # died idle (killed, crashed), perhaps seen by take already: replace it
                     with self.lock:
                         if self.ready is proc:
                             self.ready = None
-                            proc.wait()
-                            break
-            # taken: its new owner (jobs._start) reaps it
+                    break
 
     def _spawn(self) -> subprocess.Popen | None:
         self.runs_dir.mkdir(parents=True, exist_ok=True)

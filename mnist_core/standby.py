@@ -81,23 +81,25 @@ class Standby:
 
     def take(self, run_dir: Path | str, data_dir: Path | str) -> subprocess.Popen | None:
         """Give the ready standby this run (single-process runs only); None when there is none or it is gone."""
-        config = read_json(Path(run_dir) / "config.json", default={})
-        if int(config.get("workers") or 1) > 1:  # the supervisor's torchrun path stays a fresh process
+        try:  # the supervisor's torchrun path stays a fresh process; a bad config.json is the worker's to report
+            if int(read_json(Path(run_dir) / "config.json", default={}).get("workers") or 1) > 1:
+                return None
+        except (ValueError, TypeError, AttributeError):
             return None
         with self.lock:
             proc, self.ready = self.ready, None
             if proc is None or proc.poll() is not None:
                 return None
-            self.changed.set()
             line = json.dumps({"run_dir": str(Path(run_dir).resolve()), "data_dir": str(Path(data_dir).resolve())})
             try:
                 (Path(run_dir) / "worker.log").write_bytes(b"")  # exists from the start, as a spawned worker's
                 proc.stdin.write(line + "\n")
                 proc.stdin.close()
-                proc.stdout.close()  # its stdout is worker.log from now on
-            except OSError:  # it died just now (BrokenPipeError): the caller spawns a worker instead
+                proc.stdout.close()
+            except OSError:  # it died just now (BrokenPipeError): the keeper replaces it, the caller spawns a worker
                 proc.kill()
                 return None
+            self.changed.set()
         return proc
 
     def stop(self) -> None:
@@ -123,27 +125,34 @@ class Standby:
         as the server), so their PR_SET_PDEATHSIG fires when the server dies, not when a page's thread ends."""
         retry = RETRY_S
         while not self.stopping:
-            proc = self._spawn()
-            if proc is None or proc.stdout.readline().strip() != READY:  # died while warming up
-                if proc is not None:
-                    proc.wait()
+            try:
+                retry = self._keep_one(retry)
+            except Exception as exc:  # never seen; the keeper must not die of it (its standby would, with it)
+                print(f"warning: standby worker: {type(exc).__name__}: {exc}", file=sys.stderr)
                 time.sleep(retry)
-                retry = min(retry * 2, RETRY_MAX_S)
-                continue
-            retry = RETRY_S
-            with self.lock:
-                if self.stopping:
-                    _close_quietly(proc)
-                    proc.wait()
-                    return
-                self.ready = proc
-                self.changed.clear()
-            while not self.changed.wait(timeout=0.5):  # until taken: then its new owner (jobs._start) reaps it
-                if proc.poll() is not None:  # died idle (killed, crashed), perhaps seen by take already: replace it
-                    with self.lock:
-                        if self.ready is proc:
-                            self.ready = None
-                    break
+
+    def _keep_one(self, retry: float) -> float:
+        """Start one standby and keep it until it is taken or dies; the wait before the next one."""
+        proc = self._spawn()
+        if proc is None or proc.stdout.readline().strip() != READY:  # died while warming up: wait, longer each time
+            if proc is not None:
+                proc.wait()
+            time.sleep(retry)
+            return min(retry * 2, RETRY_MAX_S)
+        with self.lock:
+            if self.stopping:
+                _close_quietly(proc)
+                proc.wait()
+                return RETRY_S
+            self.ready = proc
+            self.changed.clear()
+        while not self.changed.wait(timeout=0.5):  # until taken: then its new owner (jobs._start) reaps it
+            if proc.poll() is not None:  # died idle (killed, crashed), perhaps seen by take already: replace it
+                with self.lock:
+                    if self.ready is proc:
+                        self.ready = None
+                break
+        return RETRY_S
 
     def _spawn(self) -> subprocess.Popen | None:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -168,7 +177,10 @@ def _close_quietly(proc: subprocess.Popen) -> None:
 def warm_up(data_dir: Path) -> None:
     """What a fresh worker pays before its first batch: the training modules, torch, torchvision and MNIST's files
     (read once: their pages stay cached, and torchvision's loader is imported)."""
-    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_UP_NICE)  # this thread only, on Linux
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_UP_NICE)  # this thread only, on Linux
+    except OSError:  # not allowed here: warm up at the same priority
+        pass
     import mnist_core.launch  # noqa: F401  (torch and every module a run needs)
     from mnist_core.data import load_dataset, missing_idx_files
 
@@ -183,10 +195,13 @@ def main(argv: list[str]) -> int:
     """The standby process: warm up, say ready, wait for one run, then be its worker."""
     server_pid, data_dir = int(argv[0]), Path(argv[1])
     procs.die_with_parent(server_pid)
+    ready = os.fdopen(os.dup(1), "w")  # the keeper reads one line here: nothing else may reach it
+    os.dup2(2, 1)  # what anything prints goes to the standby's log until it has a run
     warming = threading.Thread(target=warm_up, args=(data_dir,), name="warm-up")
     warming.start()  # the main thread, which trains, keeps its nice 0 (and its own OpenMP threads)
     warming.join()
-    print(READY, flush=True)
+    print(READY, file=ready, flush=True)
+    ready.close()
     line = sys.stdin.readline()
     if not line:  # the server stopped, or stopped wanting a standby
         return 0

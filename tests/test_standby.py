@@ -65,7 +65,9 @@ def test_the_standby_takes_a_run_and_leaves_the_same_files_as_a_spawned_worker(k
     assert taken_info.test_accuracy == spawned_info.test_accuracy  # same seed, same data, one thread: same net
     assert sorted(p.name for p in taken.iterdir()) == sorted(p.name for p in spawned.iterdir())
     assert runs.load_probs(taken)[0].equal(runs.load_probs(spawned)[0])
-    assert [e["type"] for e in runs.read_events(taken)] == [e["type"] for e in runs.read_events(spawned)]
+    def kinds(run_dir):  # batch events are written at most every 0.4 s: how many depends on the machine's speed
+        return [e["type"] for e in runs.read_events(run_dir) if e["type"] != "batch"]
+    assert kinds(taken) == kinds(spawned) and "epoch" in kinds(taken)
 
 
 def test_a_new_standby_is_ready_after_one_takes_a_run(keeper, tmp_path):
@@ -95,7 +97,7 @@ def test_a_standby_killed_holding_a_run_leaves_it_failed_and_is_replaced(keeper,
     wait_for(lambda: any(e["type"] == "batch" for e in runs.read_events(run_dir)), 120, "the first batch")
     os.kill(holder, signal.SIGKILL)
     wait_for(lambda: not _alive(holder), 30, "the standby to die")
-    assert runs.read_run(run_dir).status == "failed"  # readers say so at once
+    assert runs.read_run(run_dir).status == "failed", _status(run_dir)  # readers say so at once
     jobs.dispatch(tmp_path / "runs", tmp_path)  # what the server's dispatcher does every 5 s
     info = runs.read_run(run_dir)
     assert info.status == "failed" and info.error == runs.DEAD_WORKER

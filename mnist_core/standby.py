@@ -2,7 +2,7 @@
 interpreter to import torch and read MNIST (about 5 s of the 6 s from the click to the first batch, cold).
 
 The server's dispatcher (ui/train_queue.py) starts one `Standby` per runs folder. Its keeper thread starts
-`python -m mnist_core.standby SERVER_PID DATA_DIR`, which imports the training modules and reads MNIST once (the
+`python -m mnist_core.standby_worker SERVER_PID DATA_DIR`, which imports the training modules and reads MNIST once (the
 page cache and torchvision warm) in a thread at nice +10, so a run already training keeps the cores, then says
 "ready" on its stdout and waits for one line on its stdin. `jobs.dispatch` hands a queued single-process run to
 a ready standby (`take`) instead of spawning a worker: the standby *becomes* that run's worker, exactly as a
@@ -15,7 +15,8 @@ is replaced (after 1, 2, 4 ... 60 s when it keeps dying before it is ready); one
 that run to the dispatcher, which writes it failed like any dead worker. MNIST_STANDBY=0 turns it off (the tests
 do, where they do not test it); then every run gets a fresh worker, as multi-process runs always do.
 
-    python -m mnist_core.standby SERVER_PID DATA_DIR    # what the keeper starts (not for people)
+The standby process itself is mnist_core/standby_worker.py (it imports the training modules, which import the
+queue, which imports this keeper).
 """
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ from mnist_core.files import read_json
 
 STANDBY_ENV = "MNIST_STANDBY"
 READY = "ready"
-WARM_UP_NICE = 10  # a thread at nice 10 gets about a tenth of a core that a training run also wants
 RETRY_S, RETRY_MAX_S = 1.0, 60.0
 LOG_NAME = ".standby.log"  # in the runs folder, a file (list_runs skips it): a standby's own output until it works
 
@@ -159,7 +159,7 @@ class Standby:
         try:
             with open(self.runs_dir / LOG_NAME, "ab") as log:
                 return subprocess.Popen(
-                    [sys.executable, "-m", "mnist_core.standby", str(os.getpid()), str(self.data_dir)],
+                    [sys.executable, "-m", "mnist_core.standby_worker", str(os.getpid()), str(self.data_dir)],
                     env=procs.worker_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
                     start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
         except OSError as exc:
@@ -172,50 +172,3 @@ def _close_quietly(proc: subprocess.Popen) -> None:
         proc.stdin.close()
     except OSError:
         pass
-
-
-def warm_up(data_dir: Path) -> None:
-    """What a fresh worker pays before its first batch: the training modules, torch, torchvision and MNIST's files
-    (read once: their pages stay cached, and torchvision's loader is imported)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_UP_NICE)  # this thread only, on Linux
-    except OSError:  # not allowed here: warm up at the same priority
-        pass
-    import mnist_core.launch  # noqa: F401  (torch and every module a run needs)
-    from mnist_core.data import load_dataset, missing_idx_files
-
-    try:
-        if not missing_idx_files("mnist", data_dir):
-            load_dataset("mnist", data_dir, download=False)
-    except Exception as exc:  # only a warm-up: the run that needs these files will say what is wrong with them
-        print(f"MNIST not read ahead: {type(exc).__name__}: {exc}", file=sys.stderr)
-
-
-def main(argv: list[str]) -> int:
-    """The standby process: warm up, say ready, wait for one run, then be its worker."""
-    server_pid, data_dir = int(argv[0]), Path(argv[1])
-    procs.die_with_parent(server_pid)
-    ready = os.fdopen(os.dup(1), "w")  # the keeper reads one line here: nothing else may reach it
-    os.dup2(2, 1)  # what anything prints goes to the standby's log until it has a run
-    warming = threading.Thread(target=warm_up, args=(data_dir,), name="warm-up")
-    warming.start()  # the main thread, which trains, keeps its nice 0 (and its own OpenMP threads)
-    warming.join()
-    print(READY, file=ready, flush=True)
-    ready.close()
-    line = sys.stdin.readline()
-    if not line:  # the server stopped, or stopped wanting a standby
-        return 0
-    job = json.loads(line)
-    procs.outlive_parent()
-    with open(Path(job["run_dir"]) / "worker.log", "ab") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-    with open(os.devnull, "rb") as null:
-        os.dup2(null.fileno(), 0)
-    from mnist_core import launch
-
-    return launch.main([job["run_dir"], job["data_dir"]])
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

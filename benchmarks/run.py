@@ -31,6 +31,7 @@ BENCHMARKS = [
     "load",
     "folds",
     "label_noise",
+    "first_progress",
 ]
 
 

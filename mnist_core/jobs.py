@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mnist_core import procs, quotas, runs
+from mnist_core import procs, quotas, runs, standby
 from mnist_core.config import TrainConfig
 from mnist_core.data import default_data_dir, default_runs_dir
 from mnist_core.distributed import max_workers
@@ -34,9 +34,6 @@ from mnist_core.run_read import created_ns_of, queue_order
 MAX_JOBS_ENV = "MNIST_MAX_JOBS"
 LOCK_NAME = ".queue.lock"  # a file, not a folder: list_runs skips it
 CANCELLED_QUEUED = "cancelled while queued: it never started"
-# What a dispatched worker must not inherit from a dispatcher that is itself a worker or a torchrun supervisor
-INHERITED = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT",
-             "TORCHELASTIC_RUN_ID", procs.SUPERVISOR_ENV)
 
 
 def max_jobs() -> int:
@@ -139,8 +136,9 @@ def _start(run_dir: Path, data_dir: Path | str | None) -> bool:
                           **procs.identity(os.getpid()))  # our pid until the worker's is known
     if now.get("status") != "running" or now.get("pid") != os.getpid():
         return False  # cancelled between our listing and this write (the run folder's lock decides)
-    try:
-        proc = spawn_worker(run_dir, data_dir if data_dir is not None else default_data_dir())
+    data_dir = data_dir if data_dir is not None else default_data_dir()
+    try:  # the server's standby worker (mnist_core.standby) when one is ready: no fresh interpreter to wait for
+        proc = standby.take(run_dir, data_dir) or spawn_worker(run_dir, data_dir)
     except OSError:
         return False  # spawn_worker failed the run, saying why
     # From now on a dead worker means a failed run, even if it dies before writing its own pid. Only while
@@ -153,7 +151,7 @@ def _start(run_dir: Path, data_dir: Path | str | None) -> bool:
 def spawn_worker(run_dir: Path, data_dir: Path | str) -> subprocess.Popen:
     """`python -m mnist_core.launch RUN_DIR DATA_DIR` in a session of its own (it outlives the page)."""
     args = [str(Path(run_dir).resolve()), str(Path(data_dir).resolve())]  # absolute: it runs from the repo root
-    env = {k: v for k, v in os.environ.items() if k not in INHERITED}
+    env = procs.worker_env()
     try:
         with open(Path(run_dir) / "worker.log", "wb") as log:
             return subprocess.Popen([sys.executable, "-m", "mnist_core.launch", *args], env=env,

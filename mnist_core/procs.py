@@ -90,6 +90,29 @@ def reap_when_done(proc: subprocess.Popen) -> None:
 
 SUPERVISOR_ENV = "MNIST_SUPERVISOR_PID"  # set by mnist_core.supervise for the ranks it starts
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# What a worker (spawned, or a standby) must not inherit from a starter that is itself a worker or a supervisor
+INHERITED = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT",
+             "TORCHELASTIC_RUN_ID", SUPERVISOR_ENV)
+
+
+def worker_env() -> dict[str, str]:
+    """This process's environment without what would make a worker believe it is a rank of a torchrun job."""
+    return {k: v for k, v in os.environ.items() if k not in INHERITED}
+
+
+def _set_parent_death_signal(sig: int) -> bool:
+    """prctl(PR_SET_PDEATHSIG, sig) for this process (0: none); False where it is not available (not Linux)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def outlive_parent() -> None:
+    """Undo die_with_parent: a standby that took a run trains on like a spawned worker, whatever its starter."""
+    _set_parent_death_signal(0)
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -99,13 +122,9 @@ def die_with_parent(parent_pid: int) -> None:
     Exits at once if the parent is already gone (the request only covers a death after it). Linux only; a
     no-op elsewhere.
     """
-    import ctypes
     import signal
 
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    except (OSError, AttributeError):
+    if not _set_parent_death_signal(int(signal.SIGKILL)):
         return
     if os.getppid() != parent_pid:
         os._exit(1)

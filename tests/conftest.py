@@ -29,6 +29,9 @@ import pytest
 # and spin: 32 notebook-net batches took 7-17 s with 2 threads against 0.6 s with 1 under that load. Must be
 # set before torch is imported; an explicit OMP_NUM_THREADS wins.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# No standby worker (mnist_core.standby) in the AppTest and browser servers the tests start: each would import torch
+# on the shared cores. tests/test_standby.py starts its own.
+os.environ["MNIST_STANDBY"] = "0"
 
 import torch  # noqa: E402
 from idxfiles import write_idx_subset  # noqa: E402

@@ -1,21 +1,23 @@
 """The training queue on the Train page, and the server's dispatcher. Used by app.py and ui/train_progress.py:
 
-    start_dispatcher()        # once per server process: dispatch now, then every DISPATCH_EVERY_S
+    start_dispatcher()        # once per server process: the standby worker, dispatch now, then every DISPATCH_EVERY_S
     queued_panel(info)        # the watched run while it waits: its position, a Cancel button
     queue_list()              # every queued run in order, each with a Cancel button (polls while any waits)
 
 Runs beyond MNIST_MAX_JOBS wait as "queued" in the run store (mnist_core.jobs). A worker that ends starts the
 next one itself; the dispatcher thread covers a worker that was killed (it cannot) and a server restarted with
-runs still queued, so a queued run starts when a slot frees even with no page open.
+runs still queued, so a queued run starts when a slot frees even with no page open. The server also keeps a
+standby worker ready (mnist_core.standby; MNIST_STANDBY=0 turns it off), which the next Start hands its run to.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
 import streamlit as st
 
-from mnist_core import jobs, runs
+from mnist_core import jobs, runs, standby
 from ui import state
 from ui.text import md_escape
 
@@ -29,11 +31,15 @@ _started = threading.Lock()  # held for good by the first caller: one dispatcher
 
 def start_dispatcher() -> None:
     """A daemon thread of the server process: dispatch the queue at once (a restarted server), then every
-    DISPATCH_EVERY_S (a slot freed by a killed worker)."""
+    DISPATCH_EVERY_S (a slot freed by a killed worker); and the server's standby worker (mnist_core.standby)."""
     if not _started.acquire(blocking=False):
         return
 
     runs_dir, data_dir = state.runs_dir(), state.data_dir()  # the server's: its environment does not change
+    try:
+        standby.start_standby(runs_dir, data_dir)
+    except ValueError as exc:  # a bad MNIST_STANDBY: say so in the server's log, train without a standby
+        print(f"warning: {exc}; no standby worker", file=sys.stderr)
 
     def loop() -> None:
         while True:

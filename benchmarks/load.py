@@ -40,7 +40,7 @@ from common import Row, data_dir, load_average, print_rows
 
 P95_TARGET_S, TARGET_SESSIONS = 1.0, 10
 ACTION_TIMEOUT_S = 60.0
-JOB_END_TIMEOUT_S = 120.0
+JOB_START_TIMEOUT_S, JOB_END_TIMEOUT_S = 300.0, 120.0
 
 
 def rss_mb(pid: int) -> float:
@@ -71,7 +71,7 @@ def shown(query_string: str, name: str) -> str | None:
     return parse_qs(query_string).get(name, [None])[0]
 
 
-async def ws_session(url: str, n: int, rounds: int, latencies: list[float], errors: list[str]) -> int:
+async def ws_session(url: str, n: int, rounds: int, latencies: dict[str, list[float]], errors: list[str]) -> int:
     """One websocket visitor's rounds; the number of verdicts the page said it saved."""
     from st_client import Session
 
@@ -80,18 +80,18 @@ async def ws_session(url: str, n: int, rounds: int, latencies: list[float], erro
         async with Session(url, ACTION_TIMEOUT_S) as s:
             for r in range(rounds):
                 await s.visit("predictions", f"page={r + 1}")  # the view's first load is not timed
-                latencies.append(await s.step("pred_page", +1))
+                latencies["paging"].append(await s.step("pred_page", +1))
                 if shown(s.query_string, "page") != str(r + 2):
                     errors.append(f"session {n}: the grid shows ?{s.query_string}, not page {r + 2}")
 
                 await s.visit("probabilities", f"threshold=0.{90 - r:02d}")
-                latencies.append(await s.step("prob_threshold", -1))
+                latencies["slider"].append(await s.step("prob_threshold", -1))
                 if shown(s.query_string, "threshold") != f"0.{89 - r:02d}":
                     errors.append(f"session {n}: the histogram shows ?{s.query_string}, not 0.{89 - r:02d}")
 
                 await s.visit("review", f"reviewer=load-{n}")
                 image = shown(s.query_string, "image")
-                latencies.append(await s.click("review_fine"))
+                latencies["verdict"].append(await s.click("review_fine"))
                 if any(t.startswith("Saved") and f" {image}" in t for t in s.texts("toast")):
                     recorded += 1
                 else:
@@ -101,11 +101,15 @@ async def ws_session(url: str, n: int, rounds: int, latencies: list[float], erro
     return recorded
 
 
-async def drive_ws(url: str, sessions: int, rounds: int) -> tuple[list[float], list[str], int]:
-    """All websocket sessions at once: (latencies, errors, verdicts recorded)."""
-    latencies, errors = [], []
+async def drive_ws(url: str, sessions: int, rounds: int) -> tuple[dict[str, list[float]], list[str], int]:
+    """All websocket sessions at once: (latencies by action, errors, verdicts recorded)."""
+    latencies, errors = {"paging": [], "slider": [], "verdict": []}, []
     counts = await asyncio.gather(*(ws_session(url, n, rounds, latencies, errors) for n in range(sessions)))
     return latencies, errors, sum(counts)
+
+
+def p95_of(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
 def stored_verdicts(db_url: str, runs_dir: Path) -> int:
@@ -122,12 +126,28 @@ def stored_verdicts(db_url: str, runs_dir: Path) -> int:
 
 
 def start_job(runs_dir: Path, data: str) -> Path:
-    """A `fast` run on `data` for 20 epochs (longer than any load level), started as the Train page does."""
+    """A `fast` run on `data` for 100 epochs (longer than any load level), started as the Train page does."""
     from mnist_core.config import TrainConfig, apply_recipe
     from mnist_core.launch import start_worker
 
-    config = dataclasses.replace(apply_recipe(TrainConfig(data=data), "fast"), epochs=20)
+    config = dataclasses.replace(apply_recipe(TrainConfig(data=data), "fast"), epochs=100)
     return start_worker(config, runs_dir, data_dir())
+
+
+def wait_training(run_dir: Path) -> float:
+    """Seconds until the job's worker has trained its first batches (a batch event in metrics.jsonl): the
+    sessions start against a server sharing the machine with training, not with a worker importing torch."""
+    from mnist_core.files import read_json
+
+    start = time.monotonic()
+    while time.monotonic() - start < JOB_START_TIMEOUT_S:
+        metrics = run_dir / "metrics.jsonl"
+        if metrics.exists() and '"type": "batch"' in metrics.read_text():
+            return time.monotonic() - start
+        time.sleep(0.2)
+    status = read_json(run_dir / "status.json", default={})
+    raise TimeoutError(f"the training job {run_dir.name} trained no batch within {JOB_START_TIMEOUT_S:.0f} s "
+                       f"(status {status.get('status')!r}: {status.get('error', '')})")
 
 
 def end_job(run_dir: Path) -> str:
@@ -158,18 +178,24 @@ def measure(client: str, sessions: int, rounds: int, data: str, root: Path) -> l
     with AppServer(data_dir(), runs_dir, log_path=log, env={"MNIST_REVIEW_DB": db_url}) as server:
         job = start_job(runs_dir, data)
         peak = PeakSampler(server.proc.pid)
-        peak.start()
-        load_before = load_average()
         try:
+            print(f"  the training job trains after {wait_training(job):.1f} s", flush=True)
+            peak.start()
+            load_before = load_average()
             wall = time.monotonic()
-            latencies, errors, recorded = asyncio.run(drive(server.url, sessions, rounds))
+            by_action, errors, recorded = asyncio.run(drive(server.url, sessions, rounds))
             wall = time.monotonic() - wall
         finally:
             peak.done.set()
             job_status = end_job(job)
     found = stored_verdicts(db_url, runs_dir) - before
+    latencies = [x for values in by_action.values() for x in values]
+    for action, values in by_action.items():
+        if len(values) >= 2:
+            print(f"  {action}: p50 {statistics.median(values):.2f} s, p95 {p95_of(values):.2f} s, "
+                  f"max {max(values):.2f} s ({len(values)})", flush=True)
     p50 = statistics.median(latencies) if latencies else float("nan")
-    p95 = statistics.quantiles(latencies, n=20, method="inclusive")[-1] if len(latencies) >= 2 else float("nan")
+    p95 = p95_of(latencies) if len(latencies) >= 2 else float("nan")
     target = sessions == TARGET_SESSIONS
     for e in errors[:5]:
         print(f"  error: {e}", flush=True)

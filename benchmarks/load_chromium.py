@@ -33,7 +33,8 @@ async def idle_at(page, url_part: str | None, start: float, away_from: str | Non
     raise TimeoutError(f"no answer within {ACTION_TIMEOUT_S:.0f} s")
 
 
-async def session(browser, url: str, n: int, rounds: int, latencies: list[float], errors: list[str]) -> int:
+async def session(browser, url: str, n: int, rounds: int, latencies: dict[str, list[float]], errors: list[str]
+                  ) -> int:
     """One visitor's rounds; the number of verdicts it recorded."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page, recorded = await context.new_page(), 0
@@ -45,20 +46,20 @@ async def session(browser, url: str, n: int, rounds: int, latencies: list[float]
             await idle_at(page, None, time.monotonic())
             start = time.monotonic()
             await page.locator(".st-key-pred_page [data-testid='stNumberInputStepUp']").click()
-            latencies.append(await idle_at(page, f"page={r + 2}", start))
+            latencies["paging"].append(await idle_at(page, f"page={r + 2}", start))
 
             await page.goto(f"{url}/probabilities?threshold=0.{90 - r:02d}")
             await idle_at(page, None, time.monotonic())
             start = time.monotonic()
             await page.get_by_role("slider", name="Threshold on p(k | image)").press("ArrowLeft")
-            latencies.append(await idle_at(page, f"threshold=0.{89 - r:02d}", start))
+            latencies["slider"].append(await idle_at(page, f"threshold=0.{89 - r:02d}", start))
 
             await page.goto(f"{url}/review?reviewer=load-{n}")
             await idle_at(page, None, time.monotonic())
             before = page.url
             start = time.monotonic()
             await page.locator(".st-key-review_fine button").click()
-            latencies.append(await idle_at(page, None, start, away_from=before))  # on to the next image
+            latencies["verdict"].append(await idle_at(page, None, start, away_from=before))  # on to the next image
             recorded += 1
             if await page.get_by_test_id("stException").count():
                 errors.append(f"session {n}: an exception on the page")
@@ -69,11 +70,11 @@ async def session(browser, url: str, n: int, rounds: int, latencies: list[float]
     return recorded
 
 
-async def drive(url: str, sessions: int, rounds: int) -> tuple[list[float], list[str], int]:
-    """All sessions at once in one Chromium: (latencies, errors, verdicts recorded)."""
+async def drive(url: str, sessions: int, rounds: int) -> tuple[dict[str, list[float]], list[str], int]:
+    """All sessions at once in one Chromium: (latencies by action, errors, verdicts recorded)."""
     from playwright.async_api import async_playwright
 
-    latencies, errors = [], []
+    latencies, errors = {"paging": [], "slider": [], "verdict": []}, []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         counts = await asyncio.gather(*(session(browser, url, n, rounds, latencies, errors)

@@ -54,6 +54,15 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (all its threads) has used, from /proc/<pid>/stat; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+
+
 class PeakSampler(threading.Thread):
     """The largest RSS a process reaches, and the machine's largest 1-minute load average, while this runs."""
 
@@ -182,9 +191,9 @@ def measure(client: str, sessions: int, rounds: int, data: str, root: Path) -> l
             print(f"  the training job trains after {wait_training(job):.1f} s", flush=True)
             peak.start()
             load_before = load_average()
-            wall = time.monotonic()
+            wall, cpu = time.monotonic(), cpu_seconds(server.proc.pid)
             by_action, errors, recorded = asyncio.run(drive(server.url, sessions, rounds))
-            wall = time.monotonic() - wall
+            wall, cpu = time.monotonic() - wall, cpu_seconds(server.proc.pid) - cpu
         finally:
             peak.done.set()
             job_status = end_job(job)
@@ -194,6 +203,9 @@ def measure(client: str, sessions: int, rounds: int, data: str, root: Path) -> l
         if len(values) >= 2:
             print(f"  {action}: p50 {statistics.median(values):.2f} s, p95 {p95_of(values):.2f} s, "
                   f"max {max(values):.2f} s ({len(values)})", flush=True)
+    reruns = 2 * len(latencies)  # each timed action follows an untimed visit of its page
+    print(f"  server CPU {cpu:.1f} s in {wall:.1f} s ({cpu / wall:.2f} cores), {1000 * cpu / max(reruns, 1):.0f} ms "
+          f"per rerun ({reruns} reruns, visits included)", flush=True)
     p50 = statistics.median(latencies) if latencies else float("nan")
     p95 = p95_of(latencies) if len(latencies) >= 2 else float("nan")
     target = sessions == TARGET_SESSIONS
@@ -213,6 +225,7 @@ def measure(client: str, sessions: int, rounds: int, data: str, root: Path) -> l
             "all" if target else "", (found == recorded) if target else None),
         Row("load", f"{name}: server peak RSS", peak.rss, "MB"),
         Row("load", f"{name}: peak 1-min load average", peak.load, "", f"before: {load_before}"),
+        Row("load", f"{name}: server CPU, cores", cpu / wall, "", f"{1000 * cpu / max(reruns, 1):.0f} ms per rerun"),
     ]
 
 

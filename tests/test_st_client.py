@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
 import pytest
@@ -21,6 +22,12 @@ from tests.browser.harness import ROOT, AppServer
 spec = importlib.util.spec_from_file_location("st_client", ROOT / "benchmarks" / "st_client.py")
 st_client = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(st_client)
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' sync Playwright leaves an event loop on this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +51,7 @@ def test_a_verdict_given_through_the_client_is_in_the_review_store(served):
             seconds = await s.click("review_fine")
             return image, s.query_string, s.texts("toast"), seconds
 
-    image, query, toasts, seconds = asyncio.run(give_verdict())
+    image, query, toasts, seconds = run_async(give_verdict())
     assert seconds > 0
     assert any(t.startswith("Saved") and f" {image}" in t for t in toasts), toasts
     assert parse_qs(query)["image"][0] != str(image)  # on to the next unreviewed image
@@ -65,6 +72,6 @@ def test_a_key_the_page_does_not_have_is_named_with_the_keys_it_has(served):
             await getattr(s, action)(key)
 
     with pytest.raises(st_client.WidgetNotFoundError, match=r"no widget with key 'pred_pages'.*pred_page"):
-        asyncio.run(use("pred_pages", "step"))
+        run_async(use("pred_pages", "step"))
     with pytest.raises(st_client.WidgetNotFoundError, match="'pred_page' is a number_input, not a button"):
-        asyncio.run(use("pred_page", "click"))
+        run_async(use("pred_page", "click"))

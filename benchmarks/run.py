@@ -32,6 +32,7 @@ BENCHMARKS = [
     "folds",
     "label_noise",
     "first_progress",
+    "whole_process",
 ]
 
 

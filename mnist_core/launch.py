@@ -3,7 +3,7 @@
 `run_training` is shared by the CLI and the dashboard's worker: it creates the run folder, streams the
 trainer's events into metrics.jsonl, and ends with a checkpoint, cached probabilities and a final status.
 With config.folds = K it first runs the K-fold cross-validation (mnist_core.folds) and also writes
-oof_probs.pt and embeddings.pt.
+oof_probs.npz and embeddings.npz.
 
     python -m mnist_core.launch RUN_DIR DATA_DIR    # the worker the dashboard starts (not for people)
 
@@ -33,6 +33,7 @@ from mnist_core.files import read_json
 from mnist_core.folds import cross_validate
 from mnist_core.health import run_health
 from mnist_core.predict import predict_with_features
+from mnist_core.run_arrays import array_file
 from mnist_core.supervise import supervise
 from mnist_core.trainer import train
 
@@ -124,7 +125,7 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
 
 
 def save_run_probs(run_dir: Path, final: dict, test_labels, per_epoch: list) -> None:
-    """probs.pt, epoch_probs.pt and, with a validation split, its probabilities and fitted temperature
+    """probs.npz, epoch_probs.npz and, with a validation split, its probabilities and fitted temperature
     (written before model.pt, whose modification time keys the dashboard's caches)."""
     runs.save_probs(run_dir, final["test_probs"], test_labels)
     run_probs.save_epoch_probs(run_dir, per_epoch, test_labels)
@@ -145,7 +146,7 @@ def training_events(config: TrainConfig, dataset: Dataset, should_stop: Callable
 
 
 def save_review_files(run_dir: Path, config: TrainConfig, dataset: Dataset, oof: dict, net) -> None:
-    """oof_probs.pt and embeddings.pt of a --folds run. Both splits' features come from the final model: one
+    """oof_probs.npz and embeddings.npz of a --folds run. Both splits' features come from the final model: one
     feature space for the map and the near-duplicate search (each fold model has its own, so features from
     K models would only separate the folds); the probabilities stay out-of-fold."""
     run_probs.save_oof(run_dir, oof["probs"], dataset.train_labels, oof["folds"], config.folds)
@@ -232,11 +233,11 @@ def _work(run_dir: Path, data_dir: Path) -> int:
 
 
 def write_issues_quietly(run_dir: Path) -> None:
-    """cleanlab's label issues of each split the run has (issues_<split>.pt), so that the Review page never
+    """cleanlab's label issues of each split the run has (issues_<split>.npz), so that the Review page never
     computes them on a visit; a failure leaves one line in worker.log and the page computes them itself."""
     from mnist_core.review.issues import run_issues
 
-    for split in ("test", "train") if (Path(run_dir) / "oof_probs.pt").is_file() else ("test",):
+    for split in ("test", "train") if array_file(run_dir, "oof_probs") else ("test",):
         try:
             run_issues(run_dir, split)
         except Exception as exc:
@@ -244,7 +245,7 @@ def write_issues_quietly(run_dir: Path) -> None:
 
 
 def write_map_quietly(run_dir: Path, data_dir: Path) -> None:
-    """The embedding map (map.pt) of a finished run, after its model is saved: the run is already finished and
+    """The embedding map (map.npz) of a finished run, after its model is saved: the run is already finished and
     usable while the map is computed, and a map that fails leaves one line in worker.log, never a failed run."""
     from mnist_core.embedding_map import write_map  # umap (numba) loads only here
     try:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 from mnist_core.config import MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
 from mnist_core.data import DataError, Dataset, idx_dir, list_data_sources
+from mnist_core.device import cuda_devices
 from mnist_core.distributed import max_workers
 from mnist_core.nets import ARCHITECTURES
 from ui import state
@@ -51,7 +52,7 @@ def config_form() -> TrainConfig:
     lr = middle.number_input("Learning rate", 1e-6, 10.0, key="train_lr", format="%.1e", step=1e-4)
     optimizer = right.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-    devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = ["auto", "cpu"] + (["cuda"] if cuda_devices() else [])
     device = right.selectbox("Device", devices, key="train_device")
     shuffle = right.checkbox("Shuffle every epoch", key="train_shuffle")
     low, high = st.columns([3, 1])
@@ -75,10 +76,10 @@ def data_preview(name: str) -> None:
         return
     with st.expander(f"Data: {data_summary(dataset)}", expanded=False):
         left, right = st.columns([3, 2])
-        images = dataset.train_images[:25].numpy()
+        images = dataset.train_images[:25]
         titles = [f"Im. {i}, true {dataset.class_names[int(y)]}" for i, y in enumerate(dataset.train_labels[:25])]
         left.image(grid_png(images, titles, scale=3), caption="The first 25 training images")
-        counts = torch.bincount(dataset.train_labels, minlength=dataset.num_classes).tolist()
+        counts = np.bincount(dataset.train_labels, minlength=dataset.num_classes).tolist()
         right.bar_chart(pd.DataFrame({"class": dataset.class_names, "train images": counts}).set_index("class"))
 
 

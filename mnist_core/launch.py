@@ -30,12 +30,10 @@ from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
 from mnist_core.distributed import LOCAL, DistContext, launched_by_torchrun, max_workers, setup, teardown
 from mnist_core.files import read_json
-from mnist_core.folds import cross_validate
 from mnist_core.health import run_health
 from mnist_core.predict import predict_with_features
 from mnist_core.run_arrays import array_file
 from mnist_core.supervise import supervise
-from mnist_core.trainer import train
 
 BATCH_EVENT_EVERY_S = 0.4  # the loss curve keeps about 2.5 points a second: enough to follow, cheap to read
 
@@ -137,6 +135,9 @@ def save_run_probs(run_dir: Path, final: dict, test_labels, per_epoch: list) -> 
 def training_events(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool],
                     dist: DistContext = LOCAL):
     """The trainer's events, after the cross-validation's (mnist_core.folds) when config.folds > 0."""
+    from mnist_core.folds import cross_validate  # here, not at the top: the server imports start_worker
+    from mnist_core.trainer import train  # without torch
+
     if config.folds:
         for event in cross_validate(config, dataset, should_stop, dist):
             yield event
@@ -166,6 +167,9 @@ def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, erro
 def _follow_training(config: TrainConfig, data_dir: Path | str, dist: DistContext, run_dir: Path | None) -> dict:
     """A rank other than 0: the same training, nothing written; its events match rank 0's (its own folds' aside,
     which it trains alone, stopping on the run's cancel file when it has one)."""
+    from mnist_core.folds import cross_validate
+    from mnist_core.trainer import train
+
     stop = (lambda: runs.cancel_requested(run_dir)) if run_dir is not None else (lambda: False)
     dataset = load_training_data(config, data_dir)
     if config.folds:

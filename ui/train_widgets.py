@@ -7,11 +7,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_core.config import MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
+from mnist_core.config import ARCHITECTURE_NAMES, MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
 from mnist_core.data import DataError, Dataset, idx_dir, list_data_sources
 from mnist_core.device import cuda_devices
 from mnist_core.distributed import max_workers
-from mnist_core.nets import ARCHITECTURES
 from ui import state
 from ui.corrections_picker import corrections_picker
 from ui.grid import grid_png
@@ -46,7 +45,7 @@ def config_form() -> TrainConfig:
                             help="A starting point for every field below; the fields stay editable.")
     left.caption(preset_caption(recipe))
     data = left.selectbox("Data source", names, index=names.index(default_data), key="train_data")
-    architecture = left.selectbox("Architecture", list(ARCHITECTURES), key="train_architecture")
+    architecture = left.selectbox("Architecture", list(ARCHITECTURE_NAMES), key="train_architecture")
     epochs = middle.number_input("Epochs", 1, 200, key="train_epochs")
     batch_size = middle.number_input("Batch size", 1, 8192, key="train_batch_size")
     lr = middle.number_input("Learning rate", 1e-6, 10.0, key="train_lr", format="%.1e", step=1e-4)

@@ -16,10 +16,8 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
-import math
 import os
 import shutil
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,25 +26,17 @@ import numpy as np
 
 from mnist_core import artifacts
 from mnist_core.config import DATA_NAME_RULE, is_data_name, shown
+from mnist_core.idx import IDX_FILES, IMAGE_SIZE, REFETCH, DataError, check_idx_pair, read_idx
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel mean/std of the 60k MNIST training images, in [0, 1]
-IMAGE_SIZE = 28
 DIGITS = [str(d) for d in range(10)]
 BUILTIN_SOURCES = ("mnist", "fashion-mnist", "kmnist", "mnist-sample")
 TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 SAMPLE_TEST_FRACTION, SAMPLE_SEED = 0.2, 1234
-# The four IDX files of a torchvision MNIST-style source, as (images, labels) per split, under <Name>/raw/.
-IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")  # the Dataset fields that hold the data
 
 if TYPE_CHECKING:  # torch is imported by load_dataset and the nets' code, not by the pages that show arrays
     import torch
-
-
-class DataError(RuntimeError):
-    """A data source could not be loaded, or an import of one was refused; the message says why and what to do
-    (an import that raises it has written nothing)."""
 
 
 @dataclass
@@ -194,16 +184,8 @@ def _load_torchvision(name: str, data_dir: Path, download: bool, mirrors: list[s
     for split, (_, labels) in parts.items():
         if int(labels.max()) >= len(names):
             raise DataError(f"Corrupt {name!r} file {raw / IDX_FILES[split][1]}: label {int(labels.max())} "
-                            f"is out of range for {len(names)} classes. {_REFETCH.format(raw=raw)}")
+                            f"is out of range for {len(names)} classes. {REFETCH.format(raw=raw)}")
     return Dataset(name, *parts["train"], *parts["test"], names)
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """The values of an unsigned-byte IDX file checked by read_idx_dims, flat, as uint8 (what torchvision's
-    read_sn3_pickled_tensor reads from the same file)."""
-    with open(path, "rb") as f:
-        ndim = f.read(4)[3]
-        return np.fromfile(f, dtype=np.uint8, offset=4 * ndim)
 
 
 def torchvision_class_names(name: str) -> list[str]:
@@ -243,52 +225,6 @@ def _not_found_message(name: str, folder: str, raw: Path, missing: list[str], wh
 
 def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}".rstrip(": ")
-
-
-_REFETCH = "Delete the *-ubyte files in {raw} to download them again, or copy intact ones there."
-
-
-def check_idx_pair(images_path: Path, labels_path: Path) -> int:
-    """Check an images/labels IDX pair before reading it; return the number of examples or raise DataError."""
-    n_images, height, width = read_idx_dims(images_path, 3)
-    (n_labels,) = read_idx_dims(labels_path, 1)
-    refetch = _REFETCH.format(raw=images_path.parent)
-    if (height, width) != (IMAGE_SIZE, IMAGE_SIZE):
-        raise DataError(f"{images_path} holds {height}x{width} images; this source needs "
-                        f"{IMAGE_SIZE}x{IMAGE_SIZE}. {refetch}")
-    if n_images != n_labels:
-        raise DataError(f"{images_path.name} has {n_images} images but {labels_path.name} has {n_labels} labels "
-                        f"(in {images_path.parent}): the two files must come from the same set. {refetch}")
-    if n_images == 0:
-        raise DataError(f"{images_path} holds no images. {refetch}")
-    return n_images
-
-
-def read_idx_dims(path: Path, ndim: int) -> tuple[int, ...]:
-    """The dimensions in an unsigned-byte IDX file's header, after checking its magic number and length.
-
-    The format: 2 zero bytes, type 0x08 (uint8), the number of dimensions, then one big-endian uint32
-    per dimension, then the data, row-major, nothing after it.
-    """
-    header_size = 4 + 4 * ndim
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        header = f.read(header_size)
-    refetch = _REFETCH.format(raw=path.parent)
-    if len(header) < header_size:
-        raise DataError(f"{path} is truncated: {size} bytes, shorter than its {header_size}-byte header. {refetch}")
-    expected_magic = bytes([0, 0, 0x08, ndim])
-    if header[:4] != expected_magic:
-        hint = " It looks gzipped: gunzip it first." if header[:2] == b"\x1f\x8b" else ""
-        raise DataError(f"{path} is not an IDX file of {ndim}-dimensional unsigned bytes: its magic number is "
-                        f"0x{header[:4].hex()}, expected 0x{expected_magic.hex()}.{hint} {refetch}")
-    dims = struct.unpack(f">{ndim}I", header[4:])
-    expected = header_size + math.prod(dims)
-    if size != expected:
-        state = "truncated" if size < expected else "longer than its header says"
-        raise DataError(f"{path} is {state}: its header promises {' x '.join(map(str, dims))} values "
-                        f"({expected} bytes in all) but the file has {size} bytes. {refetch}")
-    return dims
 
 
 def load_mnist_sample() -> Dataset:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 def stratified_holdout(labels: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(train indices, validation indices): n images held out, each class in proportion to its share (largest
     remainders fill the rounding), chosen by `seed`, every class keeping at least one training image."""
+    import torch  # the trainer's indices; the rest of this module is read by the pages, without torch
+
     labels_np = np.asarray(labels, dtype=np.int64)
     total = len(labels_np)
     if not (isinstance(n, int) and 0 <= n < total):

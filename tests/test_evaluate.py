@@ -65,7 +65,7 @@ def test_validated_run_keeps_its_split_and_temperature(runs_with_and_without_val
     temperature = run_probs.load_temperature(run_dir)
     assert temperature == pytest.approx(fit_temperature(val_probs.numpy(), val_labels.numpy()))
     # fitted on held-out images, it does not raise the NLL of the test images it never saw
-    test_probs, test_labels = (t.numpy() for t in runs.load_probs(run_dir))
+    test_probs, test_labels = runs.load_probs(run_dir)
     assert nll(apply_temperature(test_probs, temperature), test_labels) <= nll(test_probs, test_labels) + 1e-3
 
 
@@ -84,7 +84,7 @@ def test_cli_json_has_the_issue_keys(runs_with_and_without_validation, capsys):
     assert main(["--run", str(run_dir), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {"accuracy", "nll", "brier", "ece", "ece_scaled", "temperature"} <= set(report)
-    probs, labels = (t.numpy() for t in runs.load_probs(run_dir))
+    probs, labels = runs.load_probs(run_dir)
     assert report["accuracy"] == pytest.approx(float((probs.argmax(1) == labels).mean()))
     assert report["temperature"] == pytest.approx(run_probs.load_temperature(run_dir))
     assert len(report["per_class_accuracy"]) == 10 and len(report["top_confusions"]) == 5

@@ -87,7 +87,7 @@ def test_a_box_around_a_cluster_shows_its_images_as_a_grid(page, map_app):
     expect(page.get_by_role("heading", name=f"{len(threes[1::2])} images selected")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "map-lasso.png"))
     upper = threes[1::2]
-    probs, labels = (t.numpy() for t in runs.load_probs(run_dir))
+    probs, labels = runs.load_probs(run_dir)
     first = upper[np.argsort(probs[upper, labels[upper]], kind="stable")[0]]  # the grid's first: lowest p(given)
     grid.scroll_into_view_if_needed()
 

@@ -48,7 +48,7 @@ def test_two_runs_side_by_side_with_mcnemar(lab, monkeypatch):
     differing = table_with(at, "field")
     assert set(differing["field"]) == {"epochs", "lr", "seed"}
     per_class = table_with(at, "class")
-    assert per_class[one.name].iloc[-1] == pytest.approx(float(right_a.float().mean()))
+    assert per_class[one.name].iloc[-1] == pytest.approx(float(right_a.mean()))
     assert at.query_params["runs"] == f"{one.name},{two.name}"
     at.selectbox(key="compare_a").set_value(two.name).run()
     at.selectbox(key="compare_b").set_value(one.name).run()

@@ -5,16 +5,13 @@
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
 from ui.reviewer import reviewer_sidebar
-from ui.state import RUN_KEY, finished_runs, missing_run_notice, run_label, selected_run
+from ui.state import RUN_KEY, finished_runs, limit_torch_threads, missing_run_notice, run_label, selected_run
 from ui.train_queue import start_dispatcher
 from ui.url import RUN_PARAM, publish
 
-# The server only predicts small batches (a drawing, an uploaded model's test set); training runs in worker
-# processes. One thread avoids waking a second one per tiny call (measured 25-150 ms vs 2-4 ms when busy).
-torch.set_num_threads(1)
+limit_torch_threads()  # once a page that runs a net has imported torch (the others never do)
 st.set_page_config(page_title="MNIST Lab", page_icon="✍️", layout="wide")
 start_dispatcher()  # once per server process: queued runs start when a slot frees, with no page open too
 

@@ -13,9 +13,10 @@ from streamlit.errors import StreamlitAPIException
 from mnist_core.draw import DrawingError, predict_drawing
 from ui.charts import probability_bars
 from ui.grid import enlarge
-from ui.network_view import DRAWING_KEY, inside, open_in_network, show_attributions
+from ui.network_view import DRAWING_KEY, inside, show_attributions
 from ui.state import require_net
 from ui.text import md_escape
+from ui.url import open_in_network
 
 CANVAS_PX = 280  # 10x MNIST's 28 px: room for a finger, and the same shape
 PREVIEW_PX = 168  # the 28x28 input shown 6x, pixels kept sharp

@@ -3,7 +3,7 @@ by given label with suspects ringed; a box or lasso selection shows the selected
 click on one opens it in the Review page. FiftyOne's embeddings panel is the model.
 
 Part of the dashboard: `streamlit run app.py`, then Map. The view is in the URL: ?run=<id>&split=test|train.
-The map is computed once per run by the training worker (map.pt); for an older run:
+The map is computed once per run by the training worker (map.npz); for an older run:
 `python -m mnist_core.embedding_map --run runs/<run id>`.
 """
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from mnist_core.embedding_map import MAP_FILE
+from mnist_core.embedding_map import MAP
+from mnist_core.run_arrays import array_file
 from ui.grid import GREEN, GREY, RED, clickable_grid, clicked_image, grid_png
 from ui.map_view import SPLITS, cached_points, map_figure, selected_images
 from ui.state import data_dir, require_run_view
@@ -28,8 +29,8 @@ if restore("map_split", "split", options=list(SPLITS)) is not None:
 split = st.radio("Images", list(SPLITS), format_func=SPLITS.get, key="map_split", horizontal=True)
 publish(split=split)
 
-map_path = info.path / MAP_FILE
-if not map_path.is_file():
+map_path = array_file(info.path, MAP)
+if map_path is None:
     st.info(f"Run {md_escape(info.run_id)} has no embedding map yet. A run trained from the dashboard gets one "
             "from its worker right after training (allow a minute for 60,000 images); for a run trained before, "
             "or from the command line, compute it once with:")

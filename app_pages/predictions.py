@@ -9,9 +9,8 @@ from mnist_core.predict import evaluate
 from mnist_core.review.browse import OUTCOMES, SORTS, filter_images, page_count, page_of
 from ui.charts import accuracy_bars, confusion_cell, confusion_figure, probability_bars
 from ui.grid import GREEN, RED, clickable_grid, clicked_image, enlarge, grid_png, image_dialog
-from ui.network_view import open_in_network
 from ui.state import require_run_view
-from ui.url import publish, restore
+from ui.url import open_in_network, publish, restore
 
 view = require_run_view()
 names = view.class_names

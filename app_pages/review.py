@@ -20,7 +20,6 @@ from mnist_core.review.queues import QUEUES, empty_reason, filter_order, group_o
 from mnist_core.review.store import MAX_NOTE, VERDICTS, ReviewStoreError, VerdictError, latest_by_image, shown_url
 from ui.grid import enlarge
 from ui.identity import login_on
-from ui.network_view import open_in_network
 from ui.retrain import before_after_section, retrain_section
 from ui.review import describe, issues_table, probability_chart, queue_table
 from ui.review_split import NOUN, issue_rows, split_choice, split_view
@@ -30,6 +29,7 @@ from ui.text import md_escape
 from ui.url import (
     IMAGE_KEY,
     IMAGE_PARAM,
+    open_in_network,
     param,
     publish_review_view,
     review_image,

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+# The nets' names; mnist_core.nets.ARCHITECTURES pairs them with the nets (torch), this tuple needs no torch
+ARCHITECTURE_NAMES = ("notebook", "fast", "best")
 DEVICES = ("auto", "cpu", "cuda")
 SCHEDULES = ("constant", "onecycle")
 MIN_FOLDS, MAX_FOLDS = 2, 10  # cross-validation: fewer than 2 is no split; more than 10 costs more than it tells
@@ -55,7 +57,7 @@ class TrainConfig:
     seed: int = 0
     shuffle: bool = True
     device: str = "auto"
-    architecture: str = "notebook"  # a name in mnist_core.nets.ARCHITECTURES
+    architecture: str = "notebook"  # a name in ARCHITECTURE_NAMES (mnist_core.nets.ARCHITECTURES)
     normalize: bool = True  # the notebook fed raw ToTensor pixels in [0, 1]; its recipe sets False
     schedule: str = "constant"
     weight_decay: float = 0.0
@@ -70,8 +72,6 @@ class TrainConfig:
     def validate(self, known_data: list[str] | None = None,
                  known_architectures: list[str] | None = None) -> TrainConfig:
         """Raise ConfigError naming the first bad field; return self when all is well."""
-        from mnist_core.nets import ARCHITECTURES  # config is the leaf module; the registry lives with the nets
-
         def need(ok: bool, name: str, message: str) -> None:
             if not ok:
                 raise ConfigError(name, message)
@@ -84,7 +84,7 @@ class TrainConfig:
              f"unknown optimizer {shown(self.optimizer)}; allowed: {', '.join(OPTIMIZERS)}")
         need(_is_int(self.seed) and self.seed >= 0, "seed", f"must be an integer >= 0, got {shown(self.seed)}")
         need(self.device in DEVICES, "device", f"unknown device {shown(self.device)}; allowed: {', '.join(DEVICES)}")
-        names = known_architectures if known_architectures is not None else list(ARCHITECTURES)
+        names = known_architectures if known_architectures is not None else list(ARCHITECTURE_NAMES)
         need(self.architecture in names, "architecture",
              f"unknown architecture {shown(self.architecture)}; allowed: {', '.join(names)}")
         need(self.schedule in SCHEDULES, "schedule",

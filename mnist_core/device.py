@@ -1,15 +1,25 @@
 """Which torch device a run uses, and the mixed precision it trains with there.
 
 Its own module so that the trainer and the distributed setup (which the trainer imports) can both use it.
+`cuda_devices` answers how many GPUs torch would see without importing torch into the dashboard's server.
 
     python -c "from mnist_core.device import resolve_device; print(resolve_device('auto'))"
 """
 from __future__ import annotations
 
-import torch
+import functools
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where a device is resolved: the dashboard's server imports this module without torch
+    import torch
 
 
 def resolve_device(name: str) -> torch.device:
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -20,6 +30,31 @@ def resolve_device(name: str) -> torch.device:
 def autocast(device: torch.device) -> torch.autocast:
     """bf16 autocast on CUDA (tensor cores; the loss and the optimizer stay float32). Off on CPU, where these
     AVX2 cores have no fast bf16 and float32 keeps the `notebook` recipe's maths exact."""
+    import torch
+
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels once
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+# Device files of a GPU driver (NVIDIA's, and ROCm's, which torch also drives as "cuda"): without one, torch sees
+# no GPU, whichever build of it is installed.
+DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")
+
+
+@functools.cache
+def cuda_devices() -> int:
+    """torch.cuda.device_count() when CUDA is available, else 0, without importing torch here (the dashboard's
+    server shows its Train page without it): a process that has imported torch asks it; a machine without a GPU
+    driver has none; otherwise a child process asks torch once (a few seconds, once per process)."""
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if not any(Path(f).exists() for f in DRIVER_FILES):
+        return 0
+    probe = "import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)"
+    try:
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=True)
+        return int(out.stdout.split()[-1])
+    except (subprocess.SubprocessError, OSError, ValueError, IndexError):
+        return 0  # a torch that cannot even start cannot train on a GPU either

@@ -20,14 +20,15 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-import torch.distributed as tdist
-import torch.nn as nn
-from torch.nn.parallel import DistributedDataParallel
+from mnist_core.device import cuda_devices, resolve_device
 
-from mnist_core.device import resolve_device
-from mnist_core.predict import predict_proba as predict_proba_local
+# torch is imported where a hook runs, not here: the dashboard's server imports this module (the training
+# queue asks max_workers how many cores there are) and shows its pages without torch.
+if TYPE_CHECKING:
+    import torch
+    import torch.nn as nn
 
 TIMEOUT_ENV = "MNIST_DIST_TIMEOUT_S"  # seconds a collective waits for a silent rank before failing
 DEFAULT_TIMEOUT_S = 300.0  # long enough for every rank to load a dataset before the first collective
@@ -62,10 +63,14 @@ class DistContext:
     def wrap(self, net: nn.Module) -> nn.Module:
         if not self.enabled:
             return net
+        from torch.nn.parallel import DistributedDataParallel
+
         on_gpu = self.device is not None and self.device.type == "cuda"
         return DistributedDataParallel(net, device_ids=[self.device.index] if on_gpu else None)
 
     def unwrap(self, net: nn.Module) -> nn.Module:
+        from torch.nn.parallel import DistributedDataParallel
+
         return net.module if isinstance(net, DistributedDataParallel) else net
 
     def shard_size(self, n: int) -> int:
@@ -89,6 +94,8 @@ class DistContext:
         """The mean of `value` over all ranks (same on every rank); `value` itself when single."""
         if not self.enabled:
             return value
+        import torch.distributed as tdist
+
         total = value.detach().clone()
         tdist.all_reduce(total)
         return total / self.world_size
@@ -97,6 +104,9 @@ class DistContext:
         """A should_stop that all ranks answer alike: a rank leaving alone would hang the others."""
         if not self.enabled:
             return should_stop
+        import torch
+        import torch.distributed as tdist
+
         calls = 0
 
         def agreed() -> bool:
@@ -115,6 +125,11 @@ class DistContext:
     def predict_proba(self, net: nn.Module, images: torch.Tensor, mean: float, std: float,
                       device: torch.device | str | None = None) -> torch.Tensor:
         """core predict_proba on this rank's slice of `images`, gathered: (N, C) in `images` order, on every rank."""
+        import torch
+        import torch.distributed as tdist
+
+        from mnist_core.predict import predict_proba as predict_proba_local
+
         net = self.unwrap(net)
         if not self.enabled:
             return predict_proba_local(net, images, mean, std, device=device)
@@ -136,6 +151,8 @@ LOCAL = DistContext()
 
 def _wrapped(n: int, world_size: int) -> torch.Tensor:
     """0..n-1 padded by wrapping around to a multiple of world_size."""
+    import torch
+
     return torch.arange(math.ceil(n / world_size) * world_size) % n
 
 
@@ -146,6 +163,9 @@ def launched_by_torchrun() -> bool:
 
 def setup(device_name: str = "auto") -> DistContext:
     """Join the process group torchrun described in the environment; raise ValueError on a bad setup."""
+    import torch
+    import torch.distributed as tdist
+
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_name)
@@ -162,6 +182,8 @@ def setup(device_name: str = "auto") -> DistContext:
 
 
 def teardown(ctx: DistContext) -> None:
+    import torch.distributed as tdist
+
     if ctx.enabled and tdist.is_initialized():
         tdist.destroy_process_group()
     if ctx.enabled:  # done: a late SIGTERM from torchrun may now simply end the process
@@ -183,6 +205,8 @@ def _fault_step(rank: int) -> int | None:
 
 def max_workers(device_name: str = "auto") -> int:
     """How many training processes this machine can usefully run: one per GPU, else one per core."""
-    if resolve_device(device_name).type == "cuda":
-        return torch.cuda.device_count()
+    if device_name != "cpu" and cuda_devices():  # asked without torch: the Train page shows this number
+        return cuda_devices()
+    if device_name == "cuda":
+        resolve_device(device_name)  # raises: "cuda" asked for on a machine without a GPU
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

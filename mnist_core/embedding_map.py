@@ -2,20 +2,20 @@
 
     embed(net, images, mean, std) -> float16 (N, D)   the input of the net's last Linear layer, per image
     make_map(embeddings, seed)    -> float32 (N, 2)   UMAP of those features (seeded: the same map every time)
-    write_map(run_dir, data_dir)  -> map.pt           the worker's hook after the final model is saved
+    write_map(run_dir, data_dir)  -> map.npz          the worker's hook after the final model is saved
     load_map(run_dir)             -> {"test": (N, 2), "train": (N_train, 2) or absent} | None
 
-map.pt is {"test": float32 [N_test, 2], "train": float32 [N_train, 2] (only when embeddings.pt has "train")},
-written atomically. The dashboard only reads it: a map is never computed on page load. For a run that has none:
+map.npz is {"test": float32 [N_test, 2], "train": float32 [N_train, 2] (only when the embeddings have "train")},
+written atomically (mnist_core.run_arrays; older runs' map.pt is still read). The dashboard only reads it: a map
+is never computed on page load. For a run that has none:
 
-    python -m mnist_core.embedding_map --run runs/<run id>     # computes map.pt for an existing run
+    python -m mnist_core.embedding_map --run runs/<run id>     # computes map.npz for an existing run
 
 UMAP rather than openTSNE: on 60,000 x 128 float16 features on 2 busy cores it took 132-267 s seeded against
 openTSNE's 380-482 s in the same runs, with the same 2D 10-NN label agreement, 0.995 (benchmarks/embedding_map.py).
 """
 from __future__ import annotations
 
-import io
 import os
 import sys
 import time
@@ -26,10 +26,10 @@ import torch
 import torch.nn as nn
 
 from mnist_core.data import to_model_input
-from mnist_core.files import write_bytes_atomic
+from mnist_core.run_arrays import read_arrays, save_arrays
+from mnist_core.run_read import RunStoreError
 
-MAP_FILE = "map.pt"
-EMBEDDINGS_FILE = "embeddings.pt"
+MAP = "map"  # the stem of the map's file (run_arrays.array_file finds map.npz, or an older run's map.pt)
 
 
 def _last_linear(net: nn.Module) -> nn.Linear:
@@ -82,19 +82,17 @@ def make_map(embeddings: np.ndarray, seed: int) -> np.ndarray:
 
 
 def load_embeddings(run_dir: Path) -> dict[str, np.ndarray]:
-    """embeddings.pt as numpy arrays ({} when the run has none or it is unreadable: the map then embeds anew)."""
+    """The run's embeddings as numpy arrays ({} when the run has none or they are unreadable: the map then embeds
+    anew)."""
     try:
-        blob = torch.load(Path(run_dir) / EMBEDDINGS_FILE, weights_only=True)
-    except Exception:
+        blob = read_arrays(run_dir, "embeddings", "an embeddings file") or {}
+    except RunStoreError:
         return {}
-    if not isinstance(blob, dict):
-        return {}
-    return {k: v.numpy() for k, v in blob.items() if k in ("train", "test") and isinstance(v, torch.Tensor)
-            and v.ndim == 2}
+    return {k: v for k, v in blob.items() if k in ("train", "test") and v.ndim == 2}
 
 
 def write_map(run_dir: Path | str, data_dir: Path | str, seed: int | None = None) -> dict[str, np.ndarray]:
-    """map.pt for a finished run: its embeddings.pt, or, without test embeddings there, the test set embedded with
+    """The map file for a finished run: its embeddings, or, without test embeddings there, the test set embedded with
     the run's final model. Returns what was written."""
     from mnist_core import runs
     from mnist_core.config import TrainConfig
@@ -110,22 +108,18 @@ def write_map(run_dir: Path | str, data_dir: Path | str, seed: int | None = None
         images = load_dataset(config.data, data_dir).test_images  # images only: label corrections do not matter
         embeddings["test"] = embed(net, images, meta["mean"], meta["std"])
     maps = {split: make_map(embeddings[split], seed) for split in ("test", "train") if split in embeddings}
-    buffer = io.BytesIO()
-    torch.save({split: torch.from_numpy(m) for split, m in maps.items()}, buffer)
-    write_bytes_atomic(run_dir / MAP_FILE, buffer.getvalue())
+    save_arrays(run_dir, MAP, **maps)
     return maps
 
 
 def load_map(run_dir: Path | str) -> dict[str, np.ndarray] | None:
-    """{"test": (N, 2) float32, maybe "train"} from map.pt; None when the run has no (readable) map."""
+    """{"test": (N, 2) float32, maybe "train"} from the run's map; None when the run has no (readable) map."""
     try:
-        blob = torch.load(Path(run_dir) / MAP_FILE, weights_only=True)
-    except Exception:
+        blob = read_arrays(run_dir, MAP, "a map file")
+    except RunStoreError:
         return None
-    if not isinstance(blob, dict):
-        return None
-    maps = {k: v.float().numpy() for k, v in blob.items() if k in ("train", "test") and isinstance(v, torch.Tensor)
-            and v.ndim == 2 and v.shape[1] == 2}
+    maps = {k: v.astype(np.float32) for k, v in (blob or {}).items()
+            if k in ("train", "test") and v.ndim == 2 and v.shape[1] == 2}
     return maps or None
 
 
@@ -136,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_core.runs import RunStoreError
 
     parser = ArgumentParser(prog="python -m mnist_core.embedding_map",
-                            description="Compute the embedding map (map.pt) of an existing finished run.")
+                            description="Compute the embedding map (map.npz) of an existing finished run.")
     parser.add_argument("--run", required=True, help="the run folder, e.g. runs/20261129-040754-7b73")
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA_DIR", "./data"))
     parser.add_argument("--seed", type=int, default=None, help="default: the run's own seed")
@@ -150,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RunStoreError, ConfigError, DataError, ValueError, OSError) as exc:
         return fail(f"{type(exc).__name__}: {exc}", 1)
     sizes = ", ".join(f"{split} {len(m):,} points" for split, m in maps.items())
-    print(f"map.pt written ({sizes}) in {time.perf_counter() - started:.1f} s: {run_dir / MAP_FILE}")
+    print(f"map.npz written ({sizes}) in {time.perf_counter() - started:.1f} s: {run_dir / (MAP + '.npz')}")
     return 0
 
 

@@ -40,8 +40,7 @@ def run_report(run_dir: Path) -> dict:
     info = runs.read_run(run_dir)
     if info.status != "finished":
         raise runs.RunStoreError(f"Run {info.run_id} is {info.status}, not finished: nothing to evaluate")
-    probs_t, labels_t = runs.load_probs(run_dir)
-    probs, labels = probs_t.numpy(), labels_t.numpy()
+    probs, labels = runs.load_probs(run_dir)
     _, meta = runs.load_checkpoint(Path(run_dir) / "model.pt")
     names = [str(n) for n in meta["class_names"]]
     basics = evaluate(probs, labels)

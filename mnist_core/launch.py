@@ -3,7 +3,7 @@
 `run_training` is shared by the CLI and the dashboard's worker: it creates the run folder, streams the
 trainer's events into metrics.jsonl, and ends with a checkpoint, cached probabilities and a final status.
 With config.folds = K it first runs the K-fold cross-validation (mnist_core.folds) and also writes
-oof_probs.pt and embeddings.pt.
+oof_probs.npz and embeddings.npz.
 
     python -m mnist_core.launch RUN_DIR DATA_DIR    # the worker the dashboard starts (not for people)
 
@@ -30,11 +30,10 @@ from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
 from mnist_core.distributed import LOCAL, DistContext, launched_by_torchrun, max_workers, setup, teardown
 from mnist_core.files import read_json
-from mnist_core.folds import cross_validate
 from mnist_core.health import run_health
 from mnist_core.predict import predict_with_features
+from mnist_core.run_arrays import array_file
 from mnist_core.supervise import supervise
-from mnist_core.trainer import train
 
 BATCH_EVENT_EVERY_S = 0.4  # the loss curve keeps about 2.5 points a second: enough to follow, cheap to read
 
@@ -124,7 +123,7 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
 
 
 def save_run_probs(run_dir: Path, final: dict, test_labels, per_epoch: list) -> None:
-    """probs.pt, epoch_probs.pt and, with a validation split, its probabilities and fitted temperature
+    """probs.npz, epoch_probs.npz and, with a validation split, its probabilities and fitted temperature
     (written before model.pt, whose modification time keys the dashboard's caches)."""
     runs.save_probs(run_dir, final["test_probs"], test_labels)
     run_probs.save_epoch_probs(run_dir, per_epoch, test_labels)
@@ -136,6 +135,9 @@ def save_run_probs(run_dir: Path, final: dict, test_labels, per_epoch: list) -> 
 def training_events(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool],
                     dist: DistContext = LOCAL):
     """The trainer's events, after the cross-validation's (mnist_core.folds) when config.folds > 0."""
+    from mnist_core.folds import cross_validate  # here, not at the top: the server imports start_worker
+    from mnist_core.trainer import train  # without torch
+
     if config.folds:
         for event in cross_validate(config, dataset, should_stop, dist):
             yield event
@@ -145,7 +147,7 @@ def training_events(config: TrainConfig, dataset: Dataset, should_stop: Callable
 
 
 def save_review_files(run_dir: Path, config: TrainConfig, dataset: Dataset, oof: dict, net) -> None:
-    """oof_probs.pt and embeddings.pt of a --folds run. Both splits' features come from the final model: one
+    """oof_probs.npz and embeddings.npz of a --folds run. Both splits' features come from the final model: one
     feature space for the map and the near-duplicate search (each fold model has its own, so features from
     K models would only separate the folds); the probabilities stay out-of-fold."""
     run_probs.save_oof(run_dir, oof["probs"], dataset.train_labels, oof["folds"], config.folds)
@@ -165,6 +167,9 @@ def _record_end(run_dir: Path, on_event: Callable[[dict], None], kind: str, erro
 def _follow_training(config: TrainConfig, data_dir: Path | str, dist: DistContext, run_dir: Path | None) -> dict:
     """A rank other than 0: the same training, nothing written; its events match rank 0's (its own folds' aside,
     which it trains alone, stopping on the run's cancel file when it has one)."""
+    from mnist_core.folds import cross_validate
+    from mnist_core.trainer import train
+
     stop = (lambda: runs.cancel_requested(run_dir)) if run_dir is not None else (lambda: False)
     dataset = load_training_data(config, data_dir)
     if config.folds:
@@ -233,11 +238,11 @@ def _work(run_dir: Path, data_dir: Path) -> int:
 
 
 def write_issues_quietly(run_dir: Path) -> None:
-    """cleanlab's label issues of each split the run has (issues_<split>.pt), so that the Review page never
+    """cleanlab's label issues of each split the run has (issues_<split>.npz), so that the Review page never
     computes them on a visit; a failure leaves one line in worker.log and the page computes them itself."""
     from mnist_core.review.issues import run_issues
 
-    for split in ("test", "train") if (Path(run_dir) / "oof_probs.pt").is_file() else ("test",):
+    for split in ("test", "train") if array_file(run_dir, "oof_probs") else ("test",):
         try:
             run_issues(run_dir, split)
         except Exception as exc:
@@ -245,7 +250,7 @@ def write_issues_quietly(run_dir: Path) -> None:
 
 
 def write_map_quietly(run_dir: Path, data_dir: Path) -> None:
-    """The embedding map (map.pt) of a finished run, after its model is saved: the run is already finished and
+    """The embedding map (map.npz) of a finished run, after its model is saved: the run is already finished and
     usable while the map is computed, and a map that fails leaves one line in worker.log, never a failed run."""
     from mnist_core.embedding_map import write_map  # umap (numba) loads only here
     try:

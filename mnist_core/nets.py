@@ -11,6 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mnist_core.config import ARCHITECTURE_NAMES
+
 
 class _ImageConvFunction(torch.autograd.Function):
     """conv2d whose backward returns no input gradient and gets the weight gradient from one conv2d.
@@ -115,7 +117,7 @@ class BestNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"notebook": NotebookNet, "fast": FastNet, "best": BestNet}
+ARCHITECTURES: dict[str, type[nn.Module]] = dict(zip(ARCHITECTURE_NAMES, (NotebookNet, FastNet, BestNet), strict=True))
 
 
 def make_net(name: str, num_classes: int = 10) -> nn.Module:

@@ -1,19 +1,22 @@
 """The one prediction primitive, `predict_proba`, and `evaluate` built on it.
 
 Grids, histograms, the confusion matrix, the review queue and the canvas all read probabilities from here.
+torch is imported where a net runs: `evaluate` works on arrays, and the pages that only show a run's stored
+probabilities import this module without torch.
 """
 from __future__ import annotations
 
 import copy
 import weakref
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mnist_core.data import to_model_input
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn as nn
 
 
 def predict_proba(net: nn.Module, images: torch.Tensor, mean: float, std: float,
@@ -35,6 +38,10 @@ def predict_with_features(net: nn.Module, images: torch.Tensor, mean: float, std
 
 
 def _predict(net, images, mean, std, batch_size, device, keep_features: bool):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
     device = torch.device(device) if device is not None else next(net.parameters()).device
     runnable = _folded(net) if any(isinstance(m, nn.BatchNorm2d) for m in net.modules()) else net
     was_training = net.training
@@ -72,6 +79,9 @@ def fold_batchnorm(net: nn.Module) -> nn.Module:
     """An eval-mode copy of `net` in which each BatchNorm2d that follows a Conv2d in an nn.Sequential is folded
     into that convolution's weight and bias; `net` is left as it was. The same outputs to float rounding:
     BatchNorm was a quarter of the `best` net's inference time."""
+    import torch.nn as nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
     folded = copy.deepcopy(net).eval()
     for block in [m for m in folded.modules() if isinstance(m, nn.Sequential)]:
         for i in range(len(block) - 1):

@@ -8,7 +8,8 @@ metrics.jsonl, which is appended line by line and read back skipping a half-writ
                      on), ...}; a queued run: "data_dir" (mnist_core.jobs)
     metrics.jsonl   one event per line, appended as training goes
     model.pt        checkpoint: state_dict plus metadata (architecture, classes, normalisation, metrics)
-    probs.pt        cached test-set probabilities (N, C) and labels (N,)
+    probs.npz       cached test-set probabilities (N, C) and labels (N,) (probs.pt in runs trained before it;
+                    mnist_core.run_arrays reads both)
     cancel          present while a cancel asked for is pending (removed when the run ends)
     worker.log      output of the detached worker (dashboard runs only)
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import io
 import json
 import os
 import secrets
@@ -25,14 +25,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn as nn
+import numpy as np
 
 from mnist_core import artifacts, procs
-from mnist_core.checkpoint import CheckpointError, checkpoint_bytes, read_checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.files import read_json, write_bytes_atomic, write_json_atomic
+from mnist_core.run_arrays import array_file, as_array, read_arrays, save_arrays
 from mnist_core.run_read import (  # noqa: F401  reading lives in run_read (it never writes); same API here
     BROKEN,
     DEAD_WORKER,
@@ -46,6 +46,10 @@ from mnist_core.run_read import (  # noqa: F401  reading lives in run_read (it n
     read_events,
     read_run,
 )
+
+if TYPE_CHECKING:  # torch is imported where a net is saved or loaded, not by the pages that only read arrays
+    import torch
+    import torch.nn as nn
 
 
 def new_run_id() -> str:
@@ -173,52 +177,52 @@ def cancel_requested(run_dir: Path) -> bool:
 
 def save_checkpoint(path: Path, net: nn.Module, meta: dict) -> None:
     """state_dict plus metadata (architecture, class_names, mean, std, data, metrics), atomically."""
+    from mnist_core.checkpoint import checkpoint_bytes
+
     write_bytes_atomic(path, checkpoint_bytes(net, meta))
 
 
 def load_checkpoint(source, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """(net in eval mode, meta) from a path or file object; never unpickles arbitrary objects, and checks
     the file before torch reads it (mnist_core.checkpoint)."""
+    from mnist_core.checkpoint import CheckpointError, read_checkpoint
+
     try:
         return read_checkpoint(source, device)
     except CheckpointError as exc:
         raise RunStoreError(str(exc)) from exc
 
 
-def save_probs(run_dir: Path, probs: torch.Tensor, labels: torch.Tensor) -> None:
-    buffer = io.BytesIO()
-    torch.save({"probs": probs.float().cpu(), "labels": labels.long().cpu()}, buffer)
-    write_bytes_atomic(Path(run_dir) / "probs.pt", buffer.getvalue())
+def save_probs(run_dir: Path, probs, labels) -> None:
+    """probs.npz: the test set's (probs (N, C) float32, labels (N,) int64), from tensors or arrays."""
+    save_arrays(run_dir, "probs", probs=as_array(probs, np.float32), labels=as_array(labels, np.int64))
 
 
-def load_probs(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cached test-set (probs (N, C) float32, labels (N,) int64) of a finished run."""
-    path = Path(run_dir) / "probs.pt"
-    try:
-        blob = torch.load(path, weights_only=True)
-    except FileNotFoundError as exc:
-        raise RunStoreError(f"Run {Path(run_dir).name} has no test probabilities (did it finish?)") from exc
-    except Exception as exc:
-        raise RunStoreError(f"Run {Path(run_dir).name}: probs.pt is unreadable ({type(exc).__name__})") from exc
-    if not isinstance(blob, dict) or not all(isinstance(blob.get(k), torch.Tensor) for k in ("probs", "labels")):
-        raise RunStoreError(f"Run {Path(run_dir).name}: probs.pt is not a probabilities file: "
-                            "expected tensors 'probs' and 'labels'")
-    probs, labels = blob["probs"], blob["labels"]
+def load_probs(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Cached test-set (probs (N, C) float32, labels (N,) int64) of a finished run (probs.npz, else probs.pt)."""
+    blob = read_arrays(run_dir, "probs", "a probabilities file")
+    if blob is None:
+        raise RunStoreError(f"Run {Path(run_dir).name} has no test probabilities (did it finish?)")
+    file = array_file(run_dir, "probs").name
+    probs, labels = blob.get("probs"), blob.get("labels")
+    if probs is None or labels is None:
+        raise RunStoreError(f"Run {Path(run_dir).name}: {file} is not a probabilities file: expected arrays "
+                            "'probs' and 'labels'")
     problem = _probs_problem(probs, labels)
     if problem:
-        raise RunStoreError(f"Run {Path(run_dir).name}: probs.pt {problem}")
-    return probs.float(), labels.long()
+        raise RunStoreError(f"Run {Path(run_dir).name}: {file} {problem}")
+    return probs.astype(np.float32, copy=False), labels.astype(np.int64, copy=False)
 
 
-def _probs_problem(probs: torch.Tensor, labels: torch.Tensor) -> str:
+def _probs_problem(probs: np.ndarray, labels: np.ndarray) -> str:
     """What makes (probs, labels) unusable for the review pages, or ''."""
-    if probs.dim() != 2 or labels.dim() != 1 or len(probs) != len(labels) or probs.shape[1] < 1:
+    if probs.ndim != 2 or labels.ndim != 1 or len(probs) != len(labels) or probs.shape[1] < 1:
         return (f"has the wrong shape: probabilities {tuple(probs.shape)} and labels {tuple(labels.shape)}, "
                 "expected (N, classes) and (N,)")
-    if not probs.is_floating_point() or labels.is_floating_point() or labels.dtype == torch.bool:
+    if probs.dtype.kind != "f" or labels.dtype.kind not in "iu":
         return f"has the wrong types: {probs.dtype} probabilities, {labels.dtype} labels"
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= probs.shape[1]):
         return f"has labels outside 0..{probs.shape[1] - 1}"
-    if not bool(torch.isfinite(probs).all()):
+    if not bool(np.isfinite(probs).all()):
         return "has non-finite probabilities"
     return ""

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import s3fs
-import torch
 from apptest_helpers import all_text, open_app, started_run, table_with
 from dataset_files import npz_bytes, shape_arrays
 from page_fixtures import make_finished_run
@@ -77,7 +76,7 @@ def _wipe(*folders: Path) -> None:
 def test_a_trained_run_survives_a_wiped_disk(store, runs_dir, tmp_path, monkeypatch):
     run_dir = make_finished_run(runs_dir, tmp_path / "data")  # real training, through end_run
     assert _objects(store, "runs", run_dir.name) >= {"config.json", "status.json", "metrics.jsonl", "model.pt",
-                                                     "probs.pt", "epoch_probs.pt", artifacts.INDEX}
+                                                     "probs.npz", "epoch_probs.npz", artifacts.INDEX}
     before = runs.read_run(run_dir)
     probs, labels = runs.load_probs(run_dir)
     _wipe(runs_dir)
@@ -88,7 +87,8 @@ def test_a_trained_run_survives_a_wiped_disk(store, runs_dir, tmp_path, monkeypa
     net, meta = runs.load_checkpoint(info.path / "model.pt")
     assert meta["test_accuracy"] == before.test_accuracy
     again_probs, again_labels = runs.load_probs(info.path)
-    assert torch.equal(again_probs, probs) and torch.equal(again_labels, labels)
+    np.testing.assert_array_equal(again_probs, probs)
+    np.testing.assert_array_equal(again_labels, labels)
 
     _wipe(runs_dir)  # the pages find it too, on a server whose disk is empty
     at = open_app(tmp_path / "data", runs_dir, monkeypatch, "app_pages/predictions.py")
@@ -111,11 +111,11 @@ def test_a_run_started_from_the_train_page_reaches_the_store(store, runs_dir, tm
     deadline = time.monotonic() + 30  # the worker uploads right after writing "finished"
     while artifacts.INDEX not in _objects(store, "runs", info.run_id) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert {"model.pt", "probs.pt", "status.json", artifacts.INDEX} <= _objects(store, "runs", info.run_id)
+    assert {"model.pt", "probs.npz", "status.json", artifacts.INDEX} <= _objects(store, "runs", info.run_id)
     deadline = time.monotonic() + 300  # then the label issues and the map, which it writes after "finished"
-    while "map.pt" not in _listed(store, info.run_id) and time.monotonic() < deadline:
+    while "map.npz" not in _listed(store, info.run_id) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert {"issues_test.pt", "map.pt"} <= _listed(store, info.run_id)
+    assert {"issues_test.npz", "map.npz"} <= _listed(store, info.run_id)
 
 
 def _listed(fs, run_id: str) -> set[str]:
@@ -132,13 +132,13 @@ def test_files_written_after_the_upload_join_it_and_nothing_is_rewritten(store, 
     artifacts.push("runs", copy)
     uploaded = store.cat_file(f"{store.root}/runs/{copy.name}/status.json")
     (copy / "status.json").write_text('{"status": "tampered"}')  # an object once stored is never replaced
-    (copy / "map.pt").write_bytes(b"the map, written later")
+    (copy / "map.npz").write_bytes(b"the map, written later")
     artifacts.push("runs", copy)
-    assert "map.pt" in _listed(store, copy.name)
+    assert "map.npz" in _listed(store, copy.name)
     assert store.cat_file(f"{store.root}/runs/{copy.name}/status.json") == uploaded
     _wipe(runs_dir)
     [info] = runs.list_runs(runs_dir)
-    assert (info.path / "map.pt").read_bytes() == b"the map, written later"
+    assert (info.path / "map.npz").read_bytes() == b"the map, written later"
     assert info.status == "finished"
 
 

@@ -103,7 +103,7 @@ def test_tiny_run_prints_the_notebook_lines(results):
     info = runs.read_run(run_dir)
     assert info.status == "finished" and lines[1] == f"test accuracy: {info.test_accuracy:.4f}"
     assert info.test_accuracy > 0.85  # one epoch, batch 16, on 4,000 real digits: about 0.91
-    assert (run_dir / "model.pt").is_file() and (run_dir / "probs.pt").is_file()
+    assert (run_dir / "model.pt").is_file() and (run_dir / "probs.npz").is_file()
     assert "Traceback" not in stderr
 
 

@@ -32,7 +32,7 @@ from mnist_core.supervise import describe_failures, record_outcome
 
 REPO = Path(__file__).resolve().parent.parent
 SUBSET = "mnist-4k"
-RUN_FILES = {"config.json", "status.json", "metrics.jsonl", "model.pt", "probs.pt", "epoch_probs.pt"}
+RUN_FILES = {"config.json", "status.json", "metrics.jsonl", "model.pt", "probs.npz", "epoch_probs.npz"}
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_two_gloo_processes_match_one_process(data_dir, tmp_path):
     assert two_epoch["train_loss"] == pytest.approx(one_epoch["train_loss"], rel=0.02)
 
     test = load_dataset(SUBSET, data_dir)
-    probs, labels = runs.load_probs(run_dir)
+    probs, labels = (torch.from_numpy(a) for a in runs.load_probs(run_dir))
     model, meta = runs.load_checkpoint(run_dir / "model.pt")
     assert torch.equal(labels, test.test_labels)  # gathered back into test-set order
     torch.testing.assert_close(probs, predict_proba(model, test.test_images, meta["mean"], meta["std"]),

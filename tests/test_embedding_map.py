@@ -1,5 +1,5 @@
 """The embedding map's core: embed (the last Linear's input), make_map (shape, seed, clusters kept apart on real
-MNIST), map.pt from a run's embeddings.pt, and the worker writing map.pt after training.
+MNIST), map.npz from a run's embeddings, and the worker writing map.npz after training.
 
     MNIST_DATA_DIR=../shared/data python -m pytest -q tests/test_embedding_map.py
 """
@@ -78,7 +78,8 @@ def _embeddings_file(run_dir: Path, blob: dict) -> None:
 
 
 def test_map_of_a_runs_embeddings_file(runs_dir, mnist_sample):
-    """embeddings.pt in part A's format ({"train", "test"} float16): map.pt gets both, one row per image."""
+    """embeddings.pt (a run from before the .npz files, {"train", "test"} float16): map.npz gets both, a row an
+    image."""
     run_dir = make_fake_run(runs_dir, labels=mnist_sample.test_labels.numpy())
     rng = np.random.default_rng(0)
     centres = rng.normal(scale=10, size=(10, 16))
@@ -89,8 +90,8 @@ def test_map_of_a_runs_embeddings_file(runs_dir, mnist_sample):
     launch.write_map_quietly(run_dir, runs_dir)
     maps = load_map(run_dir)
     assert set(maps) == {"train", "test"} and maps["train"].shape == (4000, 2) and maps["test"].shape == (1000, 2)
-    blob = torch.load(run_dir / "map.pt", weights_only=True)
-    assert blob["test"].dtype == torch.float32
+    with np.load(run_dir / "map.npz", allow_pickle=False) as blob:
+        assert blob["test"].dtype == np.float32
     assert knn_agreement(maps["test"], mnist_sample.test_labels.numpy()) > 0.95  # ten blobs, ten clusters
 
 
@@ -98,14 +99,14 @@ def test_cli_computes_the_map_of_an_existing_run(runs_dir, mnist_sample, capsys)
     run_dir = make_fake_run(runs_dir, labels=mnist_sample.test_labels.numpy())  # no embeddings.pt: embeds anew
     assert load_map(run_dir) is None
     assert main(["--run", str(run_dir), "--data-dir", str(runs_dir)]) == 0
-    assert "map.pt written (test 1,000 points)" in capsys.readouterr().out
+    assert "map.npz written (test 1,000 points)" in capsys.readouterr().out
     assert load_map(run_dir)["test"].shape == (1000, 2)
     assert main(["--run", str(runs_dir / "nope")]) == 1
     assert "not a finished run" in capsys.readouterr().err
 
 
-def test_the_worker_writes_map_pt_after_training(runs_dir, tmp_path):
-    """The dashboard's detached worker, as a real process: the run finishes, then map.pt appears beside model.pt
+def test_the_worker_writes_the_map_after_training(runs_dir, tmp_path):
+    """The dashboard's detached worker, as a real process: the run finishes, then map.npz appears beside model.pt
     (test images embedded by the final model, since this run has no embeddings.pt)."""
     config = TrainConfig(data="mnist-sample", epochs=1, batch_size=64, device="cpu")
     run_dir = runs.create_run(runs_dir, config)
@@ -113,7 +114,7 @@ def test_the_worker_writes_map_pt_after_training(runs_dir, tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert runs.read_run(run_dir).status == "finished"
-    assert (run_dir / "map.pt").stat().st_mtime >= (run_dir / "model.pt").stat().st_mtime
+    assert (run_dir / "map.npz").stat().st_mtime >= (run_dir / "model.pt").stat().st_mtime
     maps = load_map(run_dir)
     assert set(maps) == {"test"} and maps["test"].shape == (1000, 2) and np.isfinite(maps["test"]).all()
     net, meta = runs.load_checkpoint(run_dir / "model.pt")
@@ -124,4 +125,4 @@ def test_the_worker_writes_map_pt_after_training(runs_dir, tmp_path):
     assert knn_agreement(maps["test"], labels) > knn_agreement(features, labels) - 0.05 > 0.7
     again = write_map(run_dir, tmp_path)  # the CLI's path gives the same map: seeded by the run's seed
     np.testing.assert_array_equal(again["test"], maps["test"])
-    assert time.time() - (run_dir / "map.pt").stat().st_mtime < 600
+    assert time.time() - (run_dir / "map.npz").stat().st_mtime < 600

@@ -11,6 +11,7 @@ import pytest
 import torch
 from fake_run import make_fake_run
 
+from mnist_core import runs
 from mnist_core.data import load_mnist_sample
 from mnist_core.review.__main__ import main
 from mnist_core.review.issues import IssueTable, find_issues, find_leaks, leaks, run_issues
@@ -32,8 +33,8 @@ def noisy_digits():
     from sklearn.model_selection import cross_val_predict
 
     sample = load_mnist_sample()
-    images = sample.train_images[:2000].reshape(2000, -1).numpy() / 255.0
-    labels = sample.train_labels[:2000].numpy().copy()
+    images = sample.train_images[:2000].reshape(2000, -1) / 255.0
+    labels = sample.train_labels[:2000].copy()
     rng = np.random.default_rng(0)
     flipped = np.sort(rng.choice(2000, size=100, replace=False))
     labels[flipped] = (labels[flipped] + rng.integers(1, 10, size=100)) % 10
@@ -111,20 +112,19 @@ def test_the_cache_is_used_until_the_probabilities_change(tmp_path):
     labels = np.arange(60) % 3
     run = make_fake_run(tmp_path / "runs", labels=labels, class_names=["a", "b", "c"], data="abc")
     first = run_issues(run, "test")
-    cache = run / "issues_test.pt"
+    cache = run / "issues_test.npz"
     assert isinstance(first, IssueTable) and cache.exists()
     stamp = cache.stat().st_mtime_ns
     again = run_issues(run, "test")
     assert cache.stat().st_mtime_ns == stamp  # read, not rewritten
     np.testing.assert_array_equal(again.label_quality, first.label_quality)
-    blob = torch.load(run / "probs.pt", weights_only=True)
-    probs = blob["probs"].clone()
-    probs[:, [0, 1]] = probs[:, [1, 0]]  # another model's opinion
-    save(run / "probs.pt", {**blob, "probs": probs})
-    later = os.stat(run / "probs.pt").st_mtime_ns + 10**9
-    os.utime(run / "probs.pt", ns=(later, later))
+    probs, given = runs.load_probs(run)
+    probs = probs[:, [1, 0, 2]]  # another model's opinion
+    runs.save_probs(run, probs, given)
+    later = os.stat(run / "probs.npz").st_mtime_ns + 10**9
+    os.utime(run / "probs.npz", ns=(later, later))
     changed = run_issues(run, "test")
-    np.testing.assert_allclose(changed.label_quality, probs.numpy()[np.arange(60), labels], rtol=1e-5)
+    np.testing.assert_allclose(changed.label_quality, probs[np.arange(60), labels], rtol=1e-5)
     assert not np.allclose(changed.label_quality, first.label_quality)
     assert cache.stat().st_mtime_ns != stamp
 
@@ -156,7 +156,7 @@ def test_cli_ranks_the_training_split_by_cleanlab_and_keeps_the_test_split(noisy
     first = int(rows[0][0])
     assert rows[0][1:] == [str(labels[first]), str(probs[first].argmax()), f"{probs[first, labels[first]]:.4f}",
                            "yes", str(table.suggested[first])]
-    assert "of 2000 training images" in err and (run / "issues_train.pt").exists()
+    assert "of 2000 training images" in err and (run / "issues_train.npz").exists()
     assert main(["suspects", "--run", str(run), "--split", "train", "--issues", "--class", "3", "--top", "0"]) == 0
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()[1:]]
     assert rows and all(r[1] == "3" and r[4] == "yes" for r in rows)

@@ -22,7 +22,7 @@ LONG = TrainConfig(data="mnist-sample", epochs=50, batch_size=100, device="cpu")
 
 
 def _assert_complete_run(run_dir, config: TrainConfig, mnist_sample):
-    """config.json, finished status.json, metrics.jsonl, a checkpoint and probs.pt that agree with each other."""
+    """config.json, finished status.json, metrics.jsonl, a checkpoint and probs.npz that agree with each other."""
     assert files.read_json(run_dir / "config.json") == config.to_dict()
     info = runs.read_run(run_dir)
     assert info.status == "finished" and info.error is None and info.duration > 0
@@ -30,7 +30,7 @@ def _assert_complete_run(run_dir, config: TrainConfig, mnist_sample):
     kinds = [e["type"] for e in events]
     assert kinds.count("epoch") == config.epochs and kinds[-1] == "finished" and "batch" in kinds
     assert all("net" not in e and "test_probs" not in e for e in events)  # tensors stay out of the log
-    probs, labels = runs.load_probs(run_dir)
+    probs, labels = (torch.from_numpy(a) for a in runs.load_probs(run_dir))
     assert probs.shape == (1000, 10) and torch.equal(labels, mnist_sample.test_labels)
     model, meta = runs.load_checkpoint(run_dir / "model.pt")
     assert meta["architecture"] == config.architecture and meta["class_names"] == mnist_sample.class_names

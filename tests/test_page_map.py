@@ -1,4 +1,4 @@
-"""App tests (AppTest, through app.py) of the Map page: a run without map.pt says how to get one, a run with one
+"""App tests (AppTest, through app.py) of the Map page: a run without a map says how to get one, a run with one
 shows the map of the chosen split (?split= restored), and selections name images.
 
     python -m pytest -q tests/test_page_map.py
@@ -13,17 +13,15 @@ import torch
 from apptest_helpers import all_text, open_app
 from fake_run import make_fake_run
 
-from mnist_core.embedding_map import MAP_FILE
+from mnist_core.run_arrays import save_arrays
 from ui.map_view import MapPoints, map_figure, selected_images
 
 PAGE = "app_pages/embedding_map.py"
 
 
 def save_map(run_dir, **splits) -> None:
-    """map.pt in part D's format: {"test": float32 (N, 2), "train": float32 (N_train, 2) or absent}."""
-    buffer = io.BytesIO()
-    torch.save({k: torch.tensor(v, dtype=torch.float32) for k, v in splits.items()}, buffer)
-    (run_dir / MAP_FILE).write_bytes(buffer.getvalue())
+    """map.npz in part D's format: {"test": float32 (N, 2), "train": float32 (N_train, 2) or absent}."""
+    save_arrays(run_dir, "map", **{k: np.asarray(v, dtype=np.float32) for k, v in splits.items()})
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def test_layer_table_of_each_run(lab, monkeypatch, which):
 
 def test_image_from_the_url_with_predicted_and_given_class(lab, monkeypatch):
     run_dir = lab[2]
-    probs, labels = (t.numpy() for t in runs.load_probs(run_dir))
+    probs, labels = runs.load_probs(run_dir)
     wrong = int(np.flatnonzero(probs.argmax(1) != labels)[0])
     at = open_page(lab, monkeypatch, run=run_dir.name, index=str(wrong))
     assert at.number_input(key="net_index").value == wrong

@@ -49,7 +49,7 @@ def test_pages_without_a_run_point_to_train(page, tmp_path, monkeypatch):
 
 
 def test_predictions_filters_and_pages(app, lab):
-    probs, labels = (t.numpy() for t in runs.load_probs(lab[2]))
+    probs, labels = runs.load_probs(lab[2])
     wrong = int((probs.argmax(1) != labels).sum())
     at = app().run()
     at.switch_page("app_pages/predictions.py").run()
@@ -68,7 +68,7 @@ def test_predictions_filters_and_pages(app, lab):
 
 
 def test_predictions_sort_by_confidence(app, lab):
-    probs, _ = (t.numpy() for t in runs.load_probs(lab[2]))
+    probs, _ = runs.load_probs(lab[2])
     at = app().run()
     at.switch_page("app_pages/predictions.py").run()
     at.selectbox(key="pred_sort").set_value("confidence ascending").run()
@@ -77,7 +77,7 @@ def test_predictions_sort_by_confidence(app, lab):
 
 
 def test_probabilities_slider_changes_the_surfaced_count(app, lab):
-    probs, labels = (t.numpy() for t in runs.load_probs(lab[2]))
+    probs, labels = runs.load_probs(lab[2])
     at = app().run()
     at.switch_page("app_pages/probabilities.py").run()
     assert not at.exception

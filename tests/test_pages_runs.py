@@ -9,8 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
-import torch
 from mounts import mounted
 from page_fixtures import make_finished_run
 from streamlit.testing.v1 import AppTest
@@ -66,7 +66,7 @@ def test_a_broken_run_folder_breaks_no_page_and_can_be_deleted(healthy, tmp_path
 def test_probabilities_of_the_wrong_shape_give_a_message_not_a_crash(healthy, tmp_path, monkeypatch):
     data_dir, good = healthy
     run_dir = _copy_run(good, tmp_path / "runs")
-    torch.save({"probs": torch.rand(1000, 3), "labels": torch.zeros(1000, dtype=torch.int64)}, run_dir / "probs.pt")
+    runs.save_probs(run_dir, np.random.default_rng(0).random((1000, 3)), np.zeros(1000, dtype=np.int64))
     at = _app(monkeypatch, data_dir, tmp_path / "runs")
     for page in ("app_pages/predictions.py", "app_pages/probabilities.py", "app_pages/review.py"):
         at.switch_page(page).run()

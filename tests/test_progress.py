@@ -9,6 +9,7 @@ import itertools
 import json
 
 import pytest
+import torch
 
 from mnist_core import launch, progress, runs
 from mnist_core.config import TrainConfig
@@ -115,7 +116,7 @@ def test_each_epoch_event_carries_the_fixed_test_images_predictions(runs_dir, tm
     assert grid["index"][0] == 0 and grid["index"][-1] == 999 and len(set(grid["index"])) == 25  # spread out
     labels = mnist_sample.test_labels[grid["index"]]
     assert set(labels.tolist()) == set(range(10))  # mnist-sample's test set is sorted by class: all ten show
-    probs, _ = runs.load_probs(run_dir)  # the final model's, so the last epoch's grid
+    probs = torch.from_numpy(runs.load_probs(run_dir)[0])  # the final model's, so the last epoch's grid
     top_p, top = probs[grid["index"]].max(dim=1)
     assert grid["pred"] == top.tolist() and grid["p"] == pytest.approx(top_p.tolist(), abs=1e-4)
     assert (top == labels).sum() >= 15  # two epochs on 4,000 digits: most of them

@@ -50,8 +50,8 @@ def trained(tmp_path_factory):
     make_fake_run(root / "runs", fake_probs, test.numpy(), DIGITS, data="mnist-sample", run_id="20250102-000000-fake")
     return SimpleNamespace(data_dir=root / "data", root=root, runs_dir=root / "runs", run_dir=run_dir,
                            run_id=run_dir.name, status=status,
-                           dataset=dataset, corrected=corrected, probs=probs.numpy(), labels=labels.numpy(),
-                           suspects=find_suspects(probs.numpy(), labels.numpy()))
+                           dataset=dataset, corrected=corrected, probs=probs, labels=labels,
+                           suspects=find_suspects(probs, labels))
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_picking_another_run_starts_at_its_most_suspicious_image(trained, env):
     at.run()
     assert_clean(at)
     probs, labels = runs.load_probs(trained.runs_dir / "20250102-000000-fake")
-    assert at.session_state["review_image"] == int(find_suspects(probs.numpy(), labels.numpy()).order[0])
+    assert at.session_state["review_image"] == int(find_suspects(probs, labels).order[0])
     assert "Run 20250102-000000-fake" in at.caption[0].value
 
 

@@ -169,7 +169,7 @@ def test_retrain_makes_a_run_with_the_corrected_training_labels_and_before_after
     assert_clean(at)
     before_probs, _ = runs.load_probs(lab.cv)
     after_probs, labels = runs.load_probs(after.path)
-    out = prediction_changes(before_probs.numpy(), after_probs.numpy(), labels.numpy())
+    out = prediction_changes(before_probs, after_probs, labels)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics[f"Before ({lab.cv.name})"] == f"{out['accuracy'][0]:.2%}"
     assert metrics[f"After ({after.run_id})"] == f"{out['accuracy'][1]:.2%}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import io
 
+import numpy as np
 import pytest
 import torch
 from dataset_files import make_zip, shape_files, shape_zip
@@ -58,7 +59,8 @@ def test_export_then_import_gives_a_finished_run_with_identical_predictions(trai
     assert sorted(p.name for p in (tmp_path / "other-runs").iterdir()) == [new_dir.name]  # no staging left
     old_probs, old_labels = runs.load_probs(run_dir)
     new_probs, new_labels = runs.load_probs(new_dir)
-    assert torch.equal(new_probs, old_probs) and torch.equal(new_labels, old_labels)
+    np.testing.assert_array_equal(new_probs, old_probs)
+    np.testing.assert_array_equal(new_labels, old_labels)
     (old_model, meta), (new_model, _) = runs.load_checkpoint(run_dir / "model.pt"), runs.load_checkpoint(
         new_dir / "model.pt")
     images = load_dataset("shapes", data_dir).test_images

@@ -85,7 +85,7 @@ def history_section(view: RunView, k: int, name: str) -> None:
     if loaded is None or len(loaded[1]) != len(view.labels):
         st.info("This run did not keep its test probabilities after each epoch (runs trained before they were kept).")
         return
-    per_epoch = view.derived("epoch_probs_np", lambda: loaded[0].float().numpy())
+    per_epoch = view.derived("epoch_probs_np", lambda: loaded[0].astype(np.float32))
     epochs = len(per_epoch)
     if epochs < 2:
         st.caption("One epoch only: nothing changed between epochs.")

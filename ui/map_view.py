@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
-from mnist_core.embedding_map import MAP_FILE, load_map
+from mnist_core.embedding_map import load_map
 from mnist_core.review.suspects import find_suspects
+from mnist_core.run_probs import load_oof
+from mnist_core.runs import RunStoreError
 from ui.charts import chart_text
 from ui.state import RunView, cached_dataset
 
@@ -36,31 +37,32 @@ class MapPoints:
 
 
 def _train_probs(run_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """(probs, labels) out of fold for the training images (oof_probs.pt of a run trained with --folds)."""
+    """(probs, labels) out of fold for the training images (oof_probs of a run trained with --folds)."""
     try:
-        blob = torch.load(run_dir / "oof_probs.pt", weights_only=True)
-        return blob["probs"].float().numpy(), blob["labels"].long().numpy()
-    except Exception:
+        oof = load_oof(run_dir)
+    except RunStoreError:
         return None
+    return oof[:2] if oof is not None else None
 
 
 @st.cache_resource(show_spinner="Loading the map…", max_entries=8)
 def cached_points(run_dir: str, map_mtime: float, split: str, data_folder: str, _view: RunView) -> MapPoints | str:
-    """The split's points, or a sentence saying why there are none (keyed by map.pt's mtime: a new map shows)."""
+    """The split's points, or a sentence saying why there are none (keyed by the map file's mtime: a new map
+    shows)."""
     maps = load_map(run_dir)
     if maps is None:
-        return f"{MAP_FILE} of this run is unreadable"
+        return "the map file of this run is unreadable"
     if split not in maps:
         return "this run has no map of its training images (it was not trained with cross-validation)"
     xy = maps[split]
     if split == "test":
         images, labels, probs = _view.images, _view.labels, _view.probs
     else:
-        images = cached_dataset(_view.info.config["data"], data_folder).train_images.numpy()
+        images = cached_dataset(_view.info.config["data"], data_folder).train_images
         oof = _train_probs(Path(run_dir))
         probs, labels = oof if oof is not None else (None, None)
         if labels is None:
-            labels = cached_dataset(_view.info.config["data"], data_folder).train_labels.numpy()
+            labels = cached_dataset(_view.info.config["data"], data_folder).train_labels
     if len(xy) != len(labels):
         return f"its map has {len(xy):,} points but the split has {len(labels):,} images"
     if probs is None:

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
-from streamlit.errors import StreamlitPageNotFoundError
 
 from mnist_core.network import METHODS, attributions, feature_maps, first_conv_filters, layer_table
 from mnist_core.predict import predict_proba
@@ -56,16 +55,6 @@ def cached_inside(run_dir: str, mtime: float, index: int, image_bytes: bytes, ta
 def inside(run_dir: Path, image: np.ndarray, targets: tuple[int, ...], index: int = -1) -> dict:
     mtime = (Path(run_dir) / "model.pt").stat().st_mtime
     return cached_inside(str(run_dir), mtime, index, np.ascontiguousarray(image, dtype=np.uint8).tobytes(), targets)
-
-
-def open_in_network(run_id: str, index: int | None = None, container=st) -> None:
-    """A one-click link to the Network page for test image `index`, or (None) for this session's drawing."""
-    params = {"run": run_id, **({"index": index} if index is not None else {"source": "drawing"})}
-    try:
-        container.page_link("app_pages/network.py", label="Open in Network page", icon=":material/hub:",
-                            query_params=params)
-    except StreamlitPageNotFoundError:  # a page run on its own (AppTest.from_file): no navigation to link into
-        pass
 
 
 def predict_one(run_dir: Path, image: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The Review page's split choice (test images or training images, ?split= in the link) and the view of the
 chosen split: the run's test probabilities, or, on the training split, the out-of-fold probabilities of a
-cross-validated run (oof_probs.pt) with the training images themselves. The queue choice draws from
+cross-validated run (oof_probs.npz) with the training images themselves. The queue choice draws from
 `issue_rows`, one call per run and split.
 
     streamlit run app.py, then Review, "Training images"
@@ -15,8 +15,9 @@ import streamlit as st
 from mnist_core.data import DataError
 from mnist_core.review.issues import IssueTable, run_issues
 from mnist_core.review.queues import QUEUES
-from mnist_core.review.splits import NO_OOF, OOF_FILE, SPLITS, load_train_probs
+from mnist_core.review.splits import NO_OOF, OOF, SPLITS, load_train_probs
 from mnist_core.review.suspects import Suspects, find_suspects
+from mnist_core.run_arrays import array_file
 from mnist_core.runs import RunStoreError
 from ui.state import RunView, cached_dataset, data_dir
 from ui.text import md_escape
@@ -43,7 +44,7 @@ def cached_train_view(run_dir: str, mtime: float, data_folder: str, _test_view: 
     test_view = _test_view
     loaded = load_train_probs(Path(run_dir))
     if loaded is None:
-        raise FileNotFoundError(OOF_FILE)
+        raise FileNotFoundError(OOF)
     probs, labels = loaded
     info = test_view.info
     dataset = cached_dataset(info.config["data"], data_folder)
@@ -51,20 +52,23 @@ def cached_train_view(run_dir: str, mtime: float, data_folder: str, _test_view: 
         raise RunStoreError(f"Run {info.run_id} has out-of-fold probabilities for {len(labels)} training images, "
                             f"but data source {info.config['data']!r} now has {len(dataset.train_labels)}.")
     if probs.shape[1] != len(test_view.class_names):
-        raise RunStoreError(f"Run {info.run_id}: {OOF_FILE} has {probs.shape[1]} classes, but its model has "
-                            f"{len(test_view.class_names)}.")
+        raise RunStoreError(f"Run {info.run_id}: {array_file(run_dir, OOF).name} has {probs.shape[1]} classes, but "
+                            f"its data source has {len(test_view.class_names)}.")
     predicted = probs.argmax(axis=1)
     rows = np.arange(len(labels))
-    return RunView(info, test_view.class_names, dataset.train_images.numpy(), probs, labels, predicted,
+    return RunView(info, test_view.class_names, dataset.train_images, probs, labels, predicted,
                    probs[rows, predicted], probs[rows, labels])
 
 
 def split_view(test_view: RunView, split: str) -> RunView:
-    """The view of `split`; on the training split of a run without oof_probs.pt, says how to get one and stops."""
+    """The view of `split`; on the training split of a run without out-of-fold probabilities, says how to get
+    them and stops."""
     if split == "test":
         return test_view
-    path = test_view.info.path / OOF_FILE
+    path = array_file(test_view.info.path, OOF)
     try:
+        if path is None:
+            raise FileNotFoundError(OOF)
         return cached_train_view(str(test_view.info.path), path.stat().st_mtime, str(data_dir()), test_view)
     except FileNotFoundError:
         st.info(NO_OOF, icon=":material/info:")

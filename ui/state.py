@@ -2,16 +2,18 @@
 
 Heavy shared objects (datasets, models, test probabilities, the review store) live in st.cache_resource,
 keyed by run id and file modification time (or the database URL); a user's own choices live in st.session_state.
+Datasets and probabilities are numpy arrays: only the pages that run a net (cached_net) import torch.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
-import torch
 from streamlit.errors import StreamlitPageNotFoundError
 
 from mnist_core import runs
@@ -21,13 +23,16 @@ from mnist_core.data import (
     Dataset,
     default_data_dir,
     idx_dir,
-    load_dataset,
+    load_arrays,
     missing_idx_files,
 )
 from mnist_core.review.store import ReviewStore, configured_db_url
 from mnist_core.runs import RunInfo, RunStoreError
 from ui.text import md_escape
 from ui.url import RUN_PARAM, param
+
+if TYPE_CHECKING:
+    import torch
 
 RUN_KEY = "selected_run_id"  # session_state key of the run the pages show (not a widget key)
 
@@ -42,7 +47,8 @@ def runs_dir() -> Path:
 
 @st.cache_resource(show_spinner=False, max_entries=4)  # load_data shows the spinner, with what is happening
 def cached_dataset(name: str, folder: str) -> Dataset:
-    return load_dataset(name, folder)
+    """The data source as numpy arrays (load_arrays): the pages show images, they do not feed a net with them."""
+    return load_arrays(name, folder)
 
 
 def load_data(name: str) -> Dataset:
@@ -82,7 +88,17 @@ def open_store(url: str) -> ReviewStore:
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
 def cached_net(run_dir: str, mtime: float) -> tuple[torch.nn.Module, dict]:
-    return runs.load_checkpoint(Path(run_dir) / "model.pt")
+    loaded = runs.load_checkpoint(Path(run_dir) / "model.pt")  # imports torch: only the pages that run a net
+    limit_torch_threads()
+    return loaded
+
+
+def limit_torch_threads() -> None:
+    """One torch thread in the server, once torch is imported (without importing it). The server only predicts
+    small batches (a drawing, an uploaded model's test set); training runs in worker processes. One thread
+    avoids waking a second one per tiny call (measured 25-150 ms vs 2-4 ms when busy)."""
+    if "torch" in sys.modules and sys.modules["torch"].get_num_threads() != 1:
+        sys.modules["torch"].set_num_threads(1)
 
 
 @dataclass
@@ -116,21 +132,21 @@ class RunView:
 
 @st.cache_resource(show_spinner="Loading run…", max_entries=8)
 def cached_run_view(run_dir: str, mtime: float, data_folder: str) -> RunView:
+    """The run's test probabilities beside its data source's test images, whose class names are the run's (its
+    checkpoint's class_names are the data source's: training and model import both require it), so that no
+    net, and no torch, is loaded to show them. `mtime` (model.pt's) keys the cache."""
     info = runs.read_run(Path(run_dir))
-    probs_t, labels_t = runs.load_probs(Path(run_dir))
-    _, meta = cached_net(run_dir, mtime)
+    probs, labels = runs.load_probs(Path(run_dir))
     dataset = cached_dataset(info.config["data"], data_folder)
-    if len(dataset.test_labels) != len(labels_t):
-        raise RunStoreError(f"Run {info.run_id} was evaluated on {len(labels_t)} test images, but data source "
+    if len(dataset.test_labels) != len(labels):
+        raise RunStoreError(f"Run {info.run_id} was evaluated on {len(labels)} test images, but data source "
                             f"{info.config['data']!r} now has {len(dataset.test_labels)}.")
-    if probs_t.shape[1] != len(meta["class_names"]):
-        raise RunStoreError(f"Run {info.run_id}: probs.pt has {probs_t.shape[1]} classes, but its model has "
-                            f"{len(meta['class_names'])}.")
-    probs = probs_t.numpy()
-    labels = labels_t.numpy()
+    if probs.shape[1] != dataset.num_classes:
+        raise RunStoreError(f"Run {info.run_id}: its test probabilities have {probs.shape[1]} classes, but its "
+                            f"data source {info.config['data']!r} has {dataset.num_classes}.")
     predicted = probs.argmax(axis=1)
     idx = np.arange(len(labels))
-    return RunView(info, list(meta["class_names"]), dataset.test_images.numpy(), probs, labels, predicted,
+    return RunView(info, list(dataset.class_names), dataset.test_images, probs, labels, predicted,
                    probs[idx, predicted], probs[idx, labels])
 
 

@@ -178,7 +178,7 @@ def live_grid(info: runs.RunInfo, p: Progress) -> None:
     labels, names = dataset.test_labels[index].tolist(), dataset.class_names
     titles = [f"{names[c]} ({q:.0%})" for c, q in zip(pred, prob, strict=True)]
     colors = [GREEN if c == y else RED for c, y in zip(pred, labels, strict=True)]
-    images = np.ascontiguousarray(dataset.test_images[index].numpy())
+    images = np.ascontiguousarray(dataset.test_images[index])
     right = sum(c == GREEN for c in colors)
     st.image(grid_png(images, titles, colors, scale=2),
              caption=f"After epoch {len(p.epoch_rows)}: {right} of {len(index)} fixed test images right "

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
-from mnist_core.config import MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
+from mnist_core.config import ARCHITECTURE_NAMES, MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
 from mnist_core.data import DataError, Dataset, idx_dir, list_data_sources
+from mnist_core.device import cuda_devices
 from mnist_core.distributed import max_workers
-from mnist_core.nets import ARCHITECTURES
 from ui import state
 from ui.corrections_picker import corrections_picker
 from ui.grid import grid_png
@@ -45,13 +45,13 @@ def config_form() -> TrainConfig:
                             help="A starting point for every field below; the fields stay editable.")
     left.caption(preset_caption(recipe))
     data = left.selectbox("Data source", names, index=names.index(default_data), key="train_data")
-    architecture = left.selectbox("Architecture", list(ARCHITECTURES), key="train_architecture")
+    architecture = left.selectbox("Architecture", list(ARCHITECTURE_NAMES), key="train_architecture")
     epochs = middle.number_input("Epochs", 1, 200, key="train_epochs")
     batch_size = middle.number_input("Batch size", 1, 8192, key="train_batch_size")
     lr = middle.number_input("Learning rate", 1e-6, 10.0, key="train_lr", format="%.1e", step=1e-4)
     optimizer = right.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-    devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = ["auto", "cpu"] + (["cuda"] if cuda_devices() else [])
     device = right.selectbox("Device", devices, key="train_device")
     shuffle = right.checkbox("Shuffle every epoch", key="train_shuffle")
     low, high = st.columns([3, 1])
@@ -75,10 +75,10 @@ def data_preview(name: str) -> None:
         return
     with st.expander(f"Data: {data_summary(dataset)}", expanded=False):
         left, right = st.columns([3, 2])
-        images = dataset.train_images[:25].numpy()
+        images = dataset.train_images[:25]
         titles = [f"Im. {i}, true {dataset.class_names[int(y)]}" for i, y in enumerate(dataset.train_labels[:25])]
         left.image(grid_png(images, titles, scale=3), caption="The first 25 training images")
-        counts = torch.bincount(dataset.train_labels, minlength=dataset.num_classes).tolist()
+        counts = np.bincount(dataset.train_labels, minlength=dataset.num_classes).tolist()
         right.bar_chart(pd.DataFrame({"class": dataset.class_names, "train images": counts}).set_index("class"))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 RUN_PARAM = "run"
 # The Review page: widget key -> URL parameter, and the shown image (a session_state key, not a widget).
@@ -113,3 +114,13 @@ def review_image() -> int | None:
     """The image index (in the split shown) in the link's ?image=, None when absent or not an index."""
     raw = param(IMAGE_PARAM)
     return int(raw) if raw is not None and raw.isdigit() else None
+
+
+def open_in_network(run_id: str, index: int | None = None, container=st) -> None:
+    """A one-click link to the Network page for test image `index`, or (None) for this session's drawing."""
+    params = {"run": run_id, **({"index": index} if index is not None else {"source": "drawing"})}
+    try:
+        container.page_link("app_pages/network.py", label="Open in Network page", icon=":material/hub:",
+                            query_params=params)
+    except StreamlitPageNotFoundError:  # a page run on its own (AppTest.from_file): no navigation to link into
+        pass

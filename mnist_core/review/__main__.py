@@ -70,7 +70,7 @@ def load_run(run_dir: Path) -> tuple[runs.RunInfo, np.ndarray, np.ndarray, list[
         raise RunStoreError(f"Run {info.run_id} is {info.status}, not finished: it has nothing to review.")
     probs, labels = runs.load_probs(run_dir)
     _, meta = runs.load_checkpoint(run_dir / "model.pt")
-    return info, probs.numpy(), labels.numpy(), list(meta["class_names"])
+    return info, probs, labels, list(meta["class_names"])
 
 
 def class_index(value: str, class_names: list[str]) -> int:

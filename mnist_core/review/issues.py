@@ -2,7 +2,7 @@
 
     from mnist_core.review.issues import find_issues, run_issues, leaks
     table = find_issues(probs, labels, embeddings)     # (N, C) probs, (N,) labels, optional (N, D) features
-    table = run_issues(run_dir, "train")               # cached in the run folder as issues_train.pt
+    table = run_issues(run_dir, "train")               # cached in the run folder as issues_train.npz
     pairs = leaks(run_dir)                              # [(train index, test index), ...] near duplicates
 
 Per image (one row per image of the split, in the split's order):
@@ -19,22 +19,21 @@ is not used because it needs the `datasets` package (pyarrow, the Hugging Face h
 one k-NN search; and cleanlab's own k-NN (scikit-learn, brute-force cosine) took minutes on 60,000 images on 2
 cores, where one exact torch pass (chunked matrix products) serves outliers, duplicates and leaks in seconds.
 
-The train split's probabilities are out-of-fold (oof_probs.pt, a run trained with `--folds K`); the test split's
-come from probs.pt. Embeddings (embeddings.pt, {"train": (N_train, D), "test": (N_test, D)} float16) are optional.
+The train split's probabilities are out-of-fold (oof_probs.npz, a run trained with `--folds K`); the test split's
+come from probs.npz. Embeddings (embeddings.npz, {"train": (N_train, D), "test": (N_test, D)} float16) are optional.
+(Runs trained before the .npz files have .pt files instead: mnist_core.run_arrays reads both.)
 The ranking: `order()`, by label quality (lowest first), ties by index.
 """
 from __future__ import annotations
 
-import io
+import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from mnist_core.files import write_bytes_atomic
 from mnist_core.review.suspects import check_inputs
-from mnist_core.run_probs import read_blob
+from mnist_core.run_arrays import array_file, read_arrays, save_arrays
 from mnist_core.runs import RunStoreError
 
 SPLITS = ("train", "test")
@@ -71,6 +70,8 @@ class IssueTable:
 def nearest_neighbors(x: np.ndarray, k: int, others: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(distances, indices), each (N, k): the k nearest rows by cosine distance (1 - cosine similarity), closest
     first, of `others` (default: x itself, excluding each row's own)."""
+    import torch  # one exact pass of chunked matrix products; only when the issues are computed, not read
+
     a = torch.nn.functional.normalize(torch.as_tensor(np.asarray(x, dtype=np.float32)), dim=1)
     b = a if others is None else torch.nn.functional.normalize(torch.as_tensor(np.asarray(others, np.float32)), dim=1)
     k = min(k, len(b) - (others is None))
@@ -146,48 +147,46 @@ def split_inputs(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.
     run_dir = Path(run_dir)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    source = run_dir / ("oof_probs.pt" if split == "train" else "probs.pt")
-    blob = read_blob(source, "a probabilities file")
+    stem = "oof_probs" if split == "train" else "probs"
+    blob = read_arrays(run_dir, stem, "a probabilities file")
     if blob is None and split == "train":
         raise RunStoreError(f"Run {run_dir.name} has no out-of-fold probabilities for its training images: "
                             "train it with --folds K (for example `python -m mnist_core.train --folds 5 ...`) "
                             "to review the training split.")
     if blob is None:
-        raise RunStoreError(f"Run {run_dir.name} has no test probabilities (probs.pt).")
-    if not all(isinstance(blob.get(k), torch.Tensor) for k in ("probs", "labels")):
+        raise RunStoreError(f"Run {run_dir.name} has no test probabilities (probs.npz).")
+    source = array_file(run_dir, stem)
+    if not all(isinstance(blob.get(k), np.ndarray) for k in ("probs", "labels")):
         raise RunStoreError(f"{source.name} of run {run_dir.name} is not a probabilities file")
     files = [source]
-    emb_file = run_dir / "embeddings.pt"
-    emb = read_blob(emb_file, "an embeddings file")
+    emb = read_arrays(run_dir, "embeddings", "an embeddings file")
     features = None
-    if emb is not None and isinstance(emb.get(split), torch.Tensor):
-        features = emb[split].float().numpy()
-        files.append(emb_file)
-    return blob["probs"].float().numpy(), blob["labels"].long().numpy(), features, files
+    if emb is not None and isinstance(emb.get(split), np.ndarray):
+        features = emb[split].astype(np.float32)
+        files.append(array_file(run_dir, "embeddings"))
+    return blob["probs"].astype(np.float32), blob["labels"].astype(np.int64), features, files
 
 
-def _cache_key(files: list[Path]) -> list[list]:
-    return [[f.name, f.stat().st_mtime_ns, f.stat().st_size] for f in files]
+def _cache_key(files: list[Path]) -> str:
+    return json.dumps([[f.name, f.stat().st_mtime_ns, f.stat().st_size] for f in files])
 
 
 def run_issues(run_dir: Path, split: str = "test") -> IssueTable:
-    """The IssueTable of a run's split, from issues_<split>.pt when the files it came from have not changed
-    since (their names, mtimes and sizes are its key), else computed and written there atomically."""
+    """The IssueTable of a run's split, from issues_<split>.npz when the files it came from have not changed
+    since (their names, mtimes and sizes are its key), else computed and written there atomically (an older
+    run's issues_<split>.pt cache is not read: it is rebuilt once as .npz)."""
     run_dir = Path(run_dir)
     probs, labels, features, files = split_inputs(run_dir, split)
     key = _cache_key(files)
-    cache = run_dir / f"issues_{split}.pt"
     try:
-        blob = read_blob(cache, "an issues file")
+        blob = read_arrays(run_dir, f"issues_{split}", "an issues file", legacy=False)
     except RunStoreError:
         blob = None  # an unreadable cache is rebuilt
     names = [f.name for f in fields(IssueTable)]
-    if blob is not None and blob.get("key") == key and all(isinstance(blob.get(n), torch.Tensor) for n in names):
-        return IssueTable(**{n: blob[n].numpy() for n in names})
+    if blob is not None and str(blob.get("key")) == key and all(n in blob for n in names):
+        return IssueTable(**{n: blob[n] for n in names})
     table = find_issues(probs, labels, features)
-    buffer = io.BytesIO()
-    torch.save({"key": key, **{n: torch.from_numpy(getattr(table, n)) for n in names}}, buffer)
-    write_bytes_atomic(cache, buffer.getvalue())
+    save_arrays(run_dir, f"issues_{split}", key=np.str_(key), **{n: getattr(table, n) for n in names})
     return table
 
 
@@ -205,8 +204,8 @@ def find_leaks(train: np.ndarray, test: np.ndarray) -> list[tuple[int, int]]:
 def leaks(run_dir: Path) -> list[tuple[int, int]]:
     """Near duplicates between a run's training and test images: [(train index, test index), ...]."""
     run_dir = Path(run_dir)
-    emb = read_blob(run_dir / "embeddings.pt", "an embeddings file")
-    if emb is None or not all(isinstance(emb.get(s), torch.Tensor) for s in SPLITS):
+    emb = read_arrays(run_dir, "embeddings", "an embeddings file")
+    if emb is None or not all(isinstance(emb.get(s), np.ndarray) for s in SPLITS):
         raise RunStoreError(f"Run {run_dir.name} has no embeddings of both splits: train it with --folds K "
                             "to find near duplicates between the training and the test set.")
-    return find_leaks(emb["train"].float().numpy(), emb["test"].float().numpy())
+    return find_leaks(emb["train"].astype(np.float32), emb["test"].astype(np.float32))

@@ -52,7 +52,7 @@ def trained_run(trained_runs_dir) -> runs.RunInfo:
 @pytest.fixture(scope="session")
 def outcomes(trained_run):
     """(probs, labels) of the session's trained run, as numpy arrays: what the pages show, computed here."""
-    probs, labels = (t.numpy() for t in runs.load_probs(trained_run.path))
+    probs, labels = runs.load_probs(trained_run.path)
     return probs, labels
 
 

@@ -6,17 +6,15 @@ half; a click on an image opens it in Review.
 """
 from __future__ import annotations
 
-import io
 import re
 
 import numpy as np
 import pytest
-import torch
 from playwright.sync_api import expect
 
 from mnist_core import runs
 from mnist_core.data import load_dataset
-from mnist_core.embedding_map import MAP_FILE
+from mnist_core.run_arrays import save_arrays
 from tests.browser.harness import SCREENSHOTS, AppServer, open_page, wait_idle
 from tests.fake_run import make_fake_run
 
@@ -35,9 +33,7 @@ def map_app(tmp_path_factory):
     xy[threes] = np.array(CLUSTER) + rng.uniform(-0.5, 0.5, size=(len(threes), 2))
     xy[threes[1::2], 1] += 3  # the upper blob: every second 3
     xy[threes[0::2], 1] -= 3
-    buffer = io.BytesIO()
-    torch.save({"test": torch.tensor(xy, dtype=torch.float32)}, buffer)
-    (run_dir / MAP_FILE).write_bytes(buffer.getvalue())
+    save_arrays(run_dir, "map", test=xy.astype(np.float32))
     with AppServer(root / "data", root / "runs", log_path=root / "streamlit.log") as server:
         yield server, run_dir, threes
 
@@ -87,7 +83,7 @@ def test_a_box_around_a_cluster_shows_its_images_as_a_grid(page, map_app):
     expect(page.get_by_role("heading", name=f"{len(threes[1::2])} images selected")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "map-lasso.png"))
     upper = threes[1::2]
-    probs, labels = (t.numpy() for t in runs.load_probs(run_dir))
+    probs, labels = runs.load_probs(run_dir)
     first = upper[np.argsort(probs[upper, labels[upper]], kind="stable")[0]]  # the grid's first: lowest p(given)
     grid.scroll_into_view_if_needed()
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_an_image_from_predictions_opens_in_the_network_page(page, review_app, trained_run):
-    probs, labels = (t.numpy() for t in runs.load_probs(trained_run.path))
+    probs, labels = runs.load_probs(trained_run.path)
     index = 7
     open_page(page, f"{review_app.url}/predictions?image={index}")
     expect(page.get_by_role("combobox", name="Inspect image")).to_have_value(f"#{index}: true {labels[index]}, "

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from waiting import wait_for
 
@@ -69,7 +70,7 @@ def test_the_standby_takes_a_run_and_leaves_the_same_files_as_a_spawned_worker(k
     assert taken_info.status == spawned_info.status == "finished"
     assert taken_info.test_accuracy == spawned_info.test_accuracy  # same seed, same data, one thread: same net
     assert sorted(p.name for p in taken.iterdir()) == sorted(p.name for p in spawned.iterdir())
-    assert runs.load_probs(taken)[0].equal(runs.load_probs(spawned)[0])
+    assert np.array_equal(runs.load_probs(taken)[0], runs.load_probs(spawned)[0])
     def kinds(run_dir):  # batch events are written at most every 0.4 s: how many depends on the machine's speed
         return [e["type"] for e in runs.read_events(run_dir) if e["type"] != "batch"]
     assert kinds(taken) == kinds(spawned) and "epoch" in kinds(taken)

@@ -111,7 +111,7 @@ def test_malformed_or_unreachable_databases_get_a_clear_error_without_the_passwo
 def test_a_database_is_shown_by_kind_and_name_never_by_server_path_or_user():
     assert shown_url("sqlite:////srv/team/runs/reviews.db") == "the SQLite file reviews.db"
     assert shown_url("postgresql+psycopg://bob:pw@db.internal:5432/lab") == "the PostgreSQL database 'lab'"
-    assert shown_url("sqlite://") == "an in-memory SQLite database"
+    assert shown_url("sqlite://") == "a SQLite database"
 
 
 def test_default_database_is_a_sqlite_file_in_the_runs_dir_in_wal_mode(tmp_path, monkeypatch):

@@ -6,13 +6,10 @@ caller, e.g. the page's st.secrets["review_db"]) instead, e.g. PostgreSQL on a t
 
     MNIST_REVIEW_DB=postgresql://user:pass@host/reviews streamlit run app.py
 
-Verdicts are only ever inserted, never updated: the history is kept, and the latest verdict on an image
-(by time, ties broken by id) is the one that counts.
-
-Each verdict names its split ("train" or "test"; column `split`). A database made before the column existed is
-migrated when a store opens it (`migrate`): the column is added with the default "test", so every earlier
-verdict (all were on test images) is kept as a test verdict. The migration is idempotent and safe when two
-servers open the same database at once (the loser of the race finds the column there and carries on).
+Verdicts are only ever inserted, never updated: the latest on an image (by time, then id) counts. Each names
+its split ("train" or "test"; column `split`); a database made before that column is migrated on opening
+(`migrate`: the column added with the default "test", which all earlier verdicts were on), idempotently and
+safely when two servers open it at once (the loser of the race finds the column there).
 """
 from __future__ import annotations
 
@@ -111,11 +108,10 @@ def shown_url(url: str) -> str:
         parsed = make_url(url)
     except ArgumentError:
         return "<not a database URL>"
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return f"the SQLite file {Path(parsed.database).name}" if parsed.database else "an in-memory SQLite database"
-    kind = {"postgresql": "PostgreSQL", "mysql": "MySQL"}.get(backend, backend)
-    return f"the {kind} database {parsed.database!r}" if parsed.database else f"a {kind} database"
+    backend, name = parsed.get_backend_name(), parsed.database
+    kind = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL"}.get(backend, backend)
+    where = f"file {Path(name or '').name}" if backend == "sqlite" else f"database {name!r}"
+    return f"the {kind} {where}" if name else f"a {kind} database"
 
 
 def check_verdict(index, reviewer, verdict, corrected_label=None, note: str = "",

@@ -34,7 +34,8 @@ if map_path is None:
     st.info(f"Run {md_escape(info.run_id)} has no embedding map yet. A run trained from the dashboard gets one "
             "from its worker right after training (allow a minute for 60,000 images); for a run trained before, "
             "or from the command line, compute it once with:")
-    st.code(f"python -m mnist_core.embedding_map --run {info.path}", language="bash")
+    # The run folder by the server's setting, not its path: a visitor is not shown where the server keeps files.
+    st.code(f"python -m mnist_core.embedding_map --run \"${{MNIST_RUNS_DIR:-runs}}/{info.run_id}\"", language="bash")
     st.stop()
 points = cached_points(str(info.path), map_path.stat().st_mtime, split, str(data_dir()), view)
 if isinstance(points, str):

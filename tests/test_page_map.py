@@ -36,7 +36,8 @@ def test_a_run_without_a_map_says_how_to_get_one(lab, monkeypatch):
     at = open_app(data_dir, runs_dir, monkeypatch, PAGE)
     text = all_text(at)
     assert "has no embedding map yet" in text
-    assert f"python -m mnist_core.embedding_map --run {run_dir}" in at.code[0].value
+    assert f'python -m mnist_core.embedding_map --run "${{MNIST_RUNS_DIR:-runs}}/{run_dir.name}"' in at.code[0].value
+    assert str(run_dir.parent) not in at.code[0].value  # no server path for a visitor
     assert not at.get("plotly_chart")
 
 

@@ -5,8 +5,8 @@
 Full (about 10 minutes on 2 cores; run it in the background): the notebook's loop for its 10 epochs (the
 reference), then each recipe through mnist_core.trainer.train, timed from the call to the final event
 (every epoch's evaluation included). Targets: `fast` >= 99.0 % test accuracy in <= 25 % of the notebook's
-time; `best` >= 99.4 % within 600 s. Quick (a smoke run, about a minute): 100 batches of the notebook loop
-against one epoch of each recipe on the same 6,400 digits; no target applies.
+time; `best` >= 99.70 % within 600 s (issue 15; 99.4 % until 2026-12). Quick (a smoke run, about a
+minute): 100 batches of the notebook loop against one epoch of each recipe on the same 6,400 digits; no target applies.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from mnist_core.config import TrainConfig, apply_recipe
 from mnist_core.data import Dataset, load_dataset
 from mnist_core.trainer import train
 
-TARGETS = {"fast": (0.990, None, 0.25), "best": (0.994, 600.0, None)}  # accuracy, seconds, share of notebook
+TARGETS = {"fast": (0.990, None, 0.25), "best": (0.997, 600.0, None)}  # accuracy, seconds, share of notebook
 QUICK_STEPS = 100
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from mnist_core import distributed, jobs, runs
 from mnist_core.cli import ArgumentParser, fail
-from mnist_core.config import RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
+from mnist_core.config import AUGMENTATIONS, RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
 from mnist_core.data import default_data_dir, list_data_sources
 from mnist_core.device import resolve_device
 from mnist_core.distributed import LOCAL, DistContext
@@ -41,6 +41,11 @@ def parse_args(argv: list[str] | None) -> Namespace:
     p.add_argument("--lr", type=float)
     p.add_argument("--optimizer")
     p.add_argument("--architecture", help=f"the network: {', '.join(ARCHITECTURES)} (default: the recipe's)")
+    p.add_argument("--augment", help=f"training-time augmentation: {', '.join(AUGMENTATIONS)} (default: the recipe's)")
+    p.add_argument("--label-smoothing", type=float, metavar="E", help="in [0, 1) (default: the recipe's)")
+    p.add_argument("--ema", type=float, metavar="DECAY",
+                   help="score a moving average of the weights with this decay, e.g. 0.999; 0: none "
+                        "(default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-shuffle", action="store_true", help="keep the data order fixed (as the notebook)")
@@ -63,7 +68,8 @@ def build_config(args: Namespace) -> TrainConfig:
                                       folds=args.folds),
                           args.recipe)
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                 "optimizer": args.optimizer, "architecture": args.architecture}
+                 "optimizer": args.optimizer, "architecture": args.architecture, "augment": args.augment,
+                 "label_smoothing": args.label_smoothing, "ema": args.ema}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     if args.no_shuffle:
         config = dataclasses.replace(config, shuffle=False)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from mnist_core.augment import augment
 from mnist_core.config import TrainConfig
 from mnist_core.data import Dataset, normalization, to_model_input
 from mnist_core.device import autocast, resolve_device
@@ -47,14 +48,26 @@ def make_optimizer(config: TrainConfig, net: torch.nn.Module) -> torch.optim.Opt
     return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=wd, fused=True)
 
 
-def random_shift(x: torch.Tensor, fill: float, max_shift: int = 2,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """Translate each (B, C, H, W) image by up to max_shift pixels, filling with `fill` (the background)."""
-    b, c, h, w = x.shape
-    pad = F.pad(x, (max_shift,) * 4, value=fill)  # (B, C, H + 2s, W + 2s)
-    windows = pad.unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 2s + 1, 2s + 1, H, W), a view
-    dx, dy = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).to(x.device)
-    return windows[torch.arange(b, device=x.device), :, dy, dx]  # (B, C, H, W): one gather, not B slices
+def make_average(net: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of net's weights and BatchNorm statistics, updated after every step, or
+    None for decay 0. Averaging smooths the last epochs' noise out of the weights at no cost to the steps.
+    The decay warms up as (1 + t) / (10 + t) after t updates (TensorFlow's ExponentialMovingAverage), so that
+    the early epochs' figures are not the initial weights'."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel
+
+    updates = [0]  # a Python count: the one AveragedModel passes is a tensor (a GPU sync to read)
+
+    def average(averaged: list[torch.Tensor], current: list[torch.Tensor], _count: torch.Tensor) -> None:
+        if not averaged[0].is_floating_point():  # BatchNorm's num_batches_tracked: a count, not a statistic
+            torch._foreach_copy_(averaged, current)
+            return
+        updates[0] += 1  # one float32 group per update: the weights and statistics all live on one device
+        kept = min(decay, (1 + updates[0]) / (10 + updates[0]))
+        torch._foreach_lerp_(averaged, current, 1 - kept)
+
+    return AveragedModel(net, multi_avg_fn=average, use_buffers=True)
 
 
 EVAL_CHUNK = 2048  # test images between two cancel checks while evaluating (a multiple of predict's 512)
@@ -91,6 +104,8 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
     net = dist.wrap(make_net(config.architecture, dataset.num_classes).to(device))
     should_stop = dist.stop_together(should_stop)
     optimizer = make_optimizer(config, net)
+    average = make_average(dist.unwrap(net), config.ema)  # None when config.ema == 0
+    scored = net if average is None else average.module  # the net every evaluation and the finished run use
     mixed = autocast(device)
     mean, std = normalization(config.normalize)
     images, labels = dataset.train_images, dataset.train_labels
@@ -114,13 +129,14 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
         for step in range(steps):
             idx = order[step * bs:(step + 1) * bs]
             x = to_model_input(images[idx], mean, std)  # (B, 1, 28, 28)
-            if config.augment:
-                x = random_shift(x, fill=-mean / std, generator=order_gen)
+            x = augment(x, config.augment, fill=-mean / std, generator=order_gen)
             with mixed:
                 loss = F.cross_entropy(net(x), labels[idx], label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if average is not None:
+                average.update_parameters(dist.unwrap(net))
             if scheduler is not None:
                 scheduler.step()
             loss_sum += loss.detach()
@@ -140,7 +156,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
             yield {"type": "epoch", "epoch": epoch, "epochs": config.epochs, "test_loss": None, "test_accuracy": None,
                    "train_loss": dist.mean(loss_sum).item() / steps, "elapsed": time.perf_counter() - start}
             continue
-        probs = _predict_or_stop(dist, net, dataset.test_images, mean, std, device, should_stop)
+        probs = _predict_or_stop(dist, scored, dataset.test_images, mean, std, device, should_stop)
         if probs is None:
             yield {"type": "cancelled", "epoch": epoch, "batch": steps}
             return
@@ -155,11 +171,11 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
                "elapsed": time.perf_counter() - start, "test_probs": probs, "grid": grid_predictions(probs)}
     held_out = {}
     if config.validation:
-        held_out = {"val_probs": dist.predict_proba(net, val_images, mean, std, device=device),
+        held_out = {"val_probs": dist.predict_proba(scored, val_images, mean, std, device=device),
                     "val_labels": val_labels}
     if should_stop():  # a cancel during the last evaluation wins over finishing
         yield {"type": "cancelled", "epoch": config.epochs - 1, "batch": steps}
         return
     yield {"type": "finished", "test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"],
-           "duration": time.perf_counter() - start, "net": dist.unwrap(net), "test_probs": probs,
+           "duration": time.perf_counter() - start, "net": dist.unwrap(scored), "test_probs": probs,
            **held_out}

@@ -40,6 +40,9 @@ IN_PROCESS_CASES = {
     "unknown device": (["--device", "tpu"], 2, r"error: device: unknown device 'tpu'; allowed: auto, cpu, cuda"),
     "unknown recipe": (["--recipe", "turbo"], 2, r"error: argument --recipe: invalid choice: 'turbo'"),
     "infinite lr": (["--lr", "inf"], 2, r"error: lr: must be a number > 0, got inf"),
+    "unknown augmentation": (["--augment", "mixup"], 2,
+                             r"error: augment: unknown augmentation 'mixup'; allowed: none, shift, affine"),
+    "ema of 1": (["--ema", "1"], 2, r"error: ema: must be in \[0, 1\) \(0: no weight average\), got 1.0"),
     "runs dir is a file": (["--runs-dir", "{tmp}/a-file"], 2, r"error: cannot create a run folder in .*/a-file: "),
     "corrupt data files": (["--data", "mnist", "--data-dir", "{tmp}/corrupt", "--runs-dir", "{tmp}/runs"], 1,
                            r"error: run failed: DataError: .*train-labels-idx1-ubyte is truncated: .*"
@@ -90,6 +93,16 @@ def test_more_bad_arguments_in_process(tmp_path, capsys, case):
     except SystemExit as exc:  # argparse's errors exit from inside parse_args
         code = exc.code
     _assert_one_line_error(code, *capsys.readouterr(), expected_code, expected)
+
+
+def test_recipe_fields_can_be_overridden_from_the_command_line():
+    from mnist_core.train import build_config, parse_args
+
+    best = build_config(parse_args(["--recipe", "best"]))
+    assert (best.augment, best.ema) != ("none", 0.0)
+    plain = build_config(parse_args(["--recipe", "best", "--augment", "none", "--ema", "0", "--label-smoothing", "0"]))
+    assert (plain.augment, plain.ema, plain.label_smoothing, plain.architecture) == ("none", 0.0, 0.0,
+                                                                                      best.architecture)
 
 
 def test_tiny_run_prints_the_notebook_lines(results):

@@ -32,6 +32,10 @@ BAD_VALUES = [
     ("weight_decay", -0.1, r"must be a number >= 0, got -0.1"),
     ("label_smoothing", 1.0, r"must be in \[0, 1\), got 1.0"),
     ("workers", 0, r"must be an integer >= 1, got 0"),
+    ("ema", 1.0, r"must be in \[0, 1\) \(0: no weight average\), got 1.0"),
+    ("ema", -0.5, r"must be in \[0, 1\) \(0: no weight average\), got -0.5"),
+    ("augment", "mixup", r"unknown augmentation 'mixup'; allowed: none, shift, affine"),
+    ("augment", True, r"unknown augmentation True; allowed: none, shift, affine"),
     ("shuffle", "no", r"must be true or false, got 'no'"),
     ("normalize", 1, r"must be true or false, got 1"),
     ("label_corrections", None, r"must be a string, got None"),
@@ -78,6 +82,16 @@ def test_configs_saved_before_the_architecture_field_was_renamed_still_load(tmp_
     assert runs.read_run(run_dir).config["architecture"] == "best" and "model" not in runs.read_run(run_dir).config
     with pytest.raises(ConfigError, match="unknown field model"):  # both names: ambiguous, refused
         TrainConfig.from_dict({"model": "fast", "architecture": "best"})
+
+
+def test_configs_saved_when_augment_was_true_or_false_load_as_shift_or_none(tmp_path):
+    """Before the "affine" mode, `augment` was a bool: true meant the 2-pixel shifts."""
+    assert TrainConfig.from_dict({"augment": True}).augment == "shift"
+    assert TrainConfig.from_dict({"augment": False}).augment == "none"
+    run_dir = runs.create_run(tmp_path, TrainConfig())
+    old = TrainConfig(architecture="best").to_dict() | {"augment": True}
+    (run_dir / "config.json").write_text(json.dumps(old))
+    assert runs.read_run(run_dir).config["augment"] == "shift"
 
 
 def test_from_dict_rejects_unknown_fields():

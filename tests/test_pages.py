@@ -113,7 +113,7 @@ def test_train_preset_fills_in_the_notebook_recipe(app):
     assert at.number_input(key="train_batch_size").value == 64
     assert at.number_input(key="train_epochs").value == 10
     at.selectbox(key="train_recipe").set_value("best").run()
-    assert at.selectbox(key="train_architecture").value == "best" and at.number_input(key="train_epochs").value == 15
+    assert at.selectbox(key="train_architecture").value == "wide" and at.number_input(key="train_epochs").value == 20
     assert any("three BatchNorm conv blocks" in c.value for c in at.caption)  # the preset says what it sets
 
 

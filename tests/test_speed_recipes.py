@@ -3,7 +3,7 @@
     python -m pytest -q tests/test_speed_recipes.py
 
 Timings are not tested here (see benchmarks/); these tests pin behaviour and values: the nets' shapes, the
-recipes, that ImageConv2d and the vectorised random_shift compute what their plain versions compute, that the
+recipes, that ImageConv2d computes what a plain conv computes (augmentation: tests/test_augment.py), that the
 `fast` recipe learns from the offline sample through the CLI, and that the `notebook` recipe's first epoch on
 the real 60,000 digits ends at the notebook's average loss.
 """
@@ -24,7 +24,7 @@ from mnist_core.config import RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, a
 from mnist_core.device import autocast
 from mnist_core.nets import ARCHITECTURES, ImageConv2d, make_net
 from mnist_core.train import main
-from mnist_core.trainer import make_optimizer, random_shift, train
+from mnist_core.trainer import make_optimizer, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ def _one_thread(one_thread):
     """Every test here trains or predicts: one intra-op thread (tests/conftest.py says why)."""
 
 
-@pytest.mark.parametrize("name", ["fast", "best"])
+@pytest.mark.parametrize("name", ["fast", "best", "wide"])
 @pytest.mark.parametrize("num_classes", [2, 10, 100])
 def test_recipe_nets_give_logits_per_class_and_learn(name, num_classes):
     torch.manual_seed(0)
@@ -56,11 +56,12 @@ def test_recipes_validate_and_keep_the_notebook_maths():
         assert config.architecture in ARCHITECTURES
     notebook = apply_recipe(TrainConfig(), "notebook")
     assert (notebook.architecture, notebook.batch_size, notebook.lr, notebook.optimizer, notebook.shuffle,
-            notebook.normalize, notebook.schedule, notebook.augment, notebook.epochs) == \
-        ("notebook", 64, 1e-3, "adam", False, False, "constant", False, 10)
+            notebook.normalize, notebook.schedule, notebook.augment, notebook.epochs, notebook.ema) == \
+        ("notebook", 64, 1e-3, "adam", False, False, "constant", "none", 10, 0.0)
     default = apply_recipe(TrainConfig(), "default")
     assert dataclasses.replace(default, shuffle=False, normalize=False, recipe="notebook") == notebook
-    assert apply_recipe(TrainConfig(), "fast").architecture == "fast" and apply_recipe(TrainConfig(), "best").augment
+    assert apply_recipe(TrainConfig(), "fast").architecture == "fast"
+    assert apply_recipe(TrainConfig(), "best").augment != "none"
     with pytest.raises(ConfigError, match="recipe: unknown recipe 'turbo'"):
         apply_recipe(TrainConfig(), "turbo")
 
@@ -72,7 +73,8 @@ def test_nets_memory_format_is_their_own_and_computes_what_the_plain_layout_does
     plain = make_net(name).to(memory_format=torch.contiguous_format).eval()
     plain.load_state_dict(net.state_dict())
     conv = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # > 1 input channel: layouts differ
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last) == (name == "best") == net.channels_last
+    nhwc = conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert nhwc == (name in ("best", "wide")) == net.channels_last
     x = torch.rand(8, 1, 28, 28)
     torch.testing.assert_close(net(x), plain(x), rtol=1e-4, atol=1e-5)
 
@@ -96,18 +98,6 @@ def test_image_conv_trains_exactly_like_conv2d(in_channels, out_channels, kernel
         torch.testing.assert_close(fast.bias.grad, plain.bias.grad, rtol=1e-4, atol=1e-3)
     with torch.inference_mode():
         assert torch.equal(fast(x), plain(x))
-
-
-def test_random_shift_moves_each_image_by_its_own_offset():
-    x = torch.rand(64, 2, 28, 28)
-    shifted = random_shift(x, fill=-1.0, max_shift=2, generator=torch.Generator().manual_seed(7))
-    dx, dy = torch.randint(0, 5, (2, 64), generator=torch.Generator().manual_seed(7)).tolist()
-    padded = F.pad(x, (2, 2, 2, 2), value=-1.0)
-    expected = torch.stack([padded[i, :, dy[i]:dy[i] + 28, dx[i]:dx[i] + 28] for i in range(64)])
-    assert torch.equal(shifted, expected)
-    assert len({(a, b) for a, b in zip(dx, dy, strict=True)}) > 10  # offsets differ between images
-    unmoved = [i for i in range(64) if (dx[i], dy[i]) == (2, 2)]
-    assert all(torch.equal(shifted[i], x[i]) for i in unmoved)
 
 
 def test_optimizers_are_fused_and_notebook_adam():

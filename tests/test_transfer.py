@@ -14,6 +14,7 @@ import torch
 from dataset_files import make_zip, shape_files, shape_zip
 
 from mnist_core import runs, transfer
+from mnist_core.checkpoint import max_checkpoint_bytes
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_dataset
 from mnist_core.launch import run_training
@@ -121,8 +122,9 @@ def test_a_model_of_missing_data_is_refused_naming_the_source(trained, tmp_path)
 
 
 def test_an_oversized_file_is_refused(trained, tmp_path):
-    refuse(transfer.export_model(trained[1]) + bytes(2**21), trained[0], tmp_path / "r",
-           r"upload.pt is 2\.[0-9] MB; the limit for a model file is 1\.0 MB")
+    limit = max_checkpoint_bytes()
+    refuse(transfer.export_model(trained[1]) + bytes(limit), trained[0], tmp_path / "r",
+           rf"upload.pt is [0-9.]+ MB; the limit for a model file is {limit / 2**20:.1f} MB")
 
 
 def test_an_upload_name_is_made_plain():

@@ -5,7 +5,7 @@
 Each candidate is the `best` recipe with some fields changed, trained through mnist_core.trainer.train and
 timed from the call to the final event (every epoch's evaluation included); printed: the final and the peak
 per-epoch test accuracy, and the seconds. Budget: the full list is 8 candidates of 15-28 epochs, about
-60 minutes on 2 idle cores (AMD EPYC; wide nets ~22 s an epoch); `--threads 1` with two copies of the script
+60 minutes on 2 idle cores (AMD EPYC; the wide net ~18 s an epoch); `--threads 1` with two copies of the script
 (`--only` disjoint lists) runs two candidates at once in about the same total time. What each measured and what
 was kept is in benchmarks/README.md ("Recipes", "What did not help"). --quick: 1 epoch of 6,400 digits each.
 """

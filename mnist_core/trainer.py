@@ -8,7 +8,8 @@ Events (dicts, `type` first):
     epoch     epoch, epochs, train_loss, test_loss, test_accuracy, elapsed, grid (GRID_SIZE fixed test
               images' predicted classes and probabilities: {"index": [...], "pred": [...], "p": [...]}), plus
               `test_probs` (not in the JSON)
-    finished  test_accuracy, test_loss, duration, plus `net` (the trained network), `test_probs` and, with
+    finished  test_accuracy, test_loss, duration, plus `net` (the trained network: with config.ema, the weight
+              average every epoch was scored on), `test_probs` and, with
               config.validation > 0, `val_probs` and `val_labels` of the held-out training images (not written
               to metrics.jsonl)
     failed    error

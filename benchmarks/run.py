@@ -33,6 +33,7 @@ BENCHMARKS = [
     "label_noise",
     "first_progress",
     "whole_process",
+    "data_read",
 ]
 
 

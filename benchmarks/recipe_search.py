@@ -1,13 +1,14 @@
 """The recipe search behind `best` (issue 15, target 3): candidate TrainConfigs side by side on real MNIST.
 
-    python benchmarks/recipe_search.py [--only wide-affine,best] [--seeds 0] [--threads 2] [--quick]
+    python benchmarks/recipe_search.py [--only wide-best,best] [--seeds 0] [--threads 2] [--quick]
 
 Each candidate is the `best` recipe with some fields changed, trained through mnist_core.trainer.train and
 timed from the call to the final event (every epoch's evaluation included); printed: the final and the peak
-per-epoch test accuracy, and the seconds. Budget: the full list is 8 candidates of 15-28 epochs, about
-60 minutes on 2 idle cores (AMD EPYC; the wide net ~18 s an epoch); `--threads 1` with two copies of the script
-(`--only` disjoint lists) runs two candidates at once in about the same total time. What each measured and what
-was kept is in benchmarks/README.md ("Recipes", "What did not help"). --quick: 1 epoch of 6,400 digits each.
+per-epoch test accuracy, and the seconds. Budget: the full list is 10 candidates of 15-28 epochs, about
+80 minutes on 2 idle cores (AMD EPYC; the wide net ~18 s an epoch, the deep net ~25 s); `--threads 1` with two
+copies of the script (`--only` disjoint lists) runs two candidates at once in about the same total time. What
+each measured and what was kept is in benchmarks/README.md ("Recipes", "What did not help").
+--quick: 1 epoch of 6,400 digits each.
 """
 from __future__ import annotations
 
@@ -23,15 +24,18 @@ from mnist_core.trainer import train
 
 OLD_BEST = dict(architecture="best", augment="shift", epochs=15, label_smoothing=0.0, ema=0.0)  # until 2026-12
 WIDE = dict(architecture="wide", epochs=20, label_smoothing=0.0, ema=0.0)
+WIDE_BEST = dict(architecture="wide", epochs=20)  # the `best` recipe of 2026-12-02
 CANDIDATES: dict[str, dict] = {  # name -> fields changed from the `best` recipe, in the order they were tried
     "best-2026-11": OLD_BEST,
     "best-net-affine": {**OLD_BEST, "augment": "affine"},
     "wide-shift": {**WIDE, "augment": "shift"},
     "wide-affine": {**WIDE, "augment": "affine"},
     "wide-affine-ema": {**WIDE, "augment": "affine", "ema": 0.999},
-    "best": {},  # today's recipe: wide, affine, EMA 0.999, label smoothing 0.1, 20 epochs
-    "best-adamw": {"optimizer": "adamw", "weight_decay": 0.05},
-    "best-28-epochs": {"epochs": 28},
+    "wide-best": WIDE_BEST,  # wide, affine, EMA 0.999, label smoothing 0.1, 20 epochs
+    "wide-best-adamw": {**WIDE_BEST, "optimizer": "adamw", "weight_decay": 0.05},
+    "wide-best-28-epochs": {**WIDE_BEST, "epochs": 28},
+    "wide-best-ema-0.9995": {**WIDE_BEST, "ema": 0.9995},
+    "best": {},  # today's recipe: the `deep` net, 16 epochs, the rest as wide-best
 }
 
 

@@ -71,11 +71,17 @@ class NotebookNet(nn.Module):
         return self.out(t)
 
 
+def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
+                 first: bool = False) -> list[nn.Module]:
+    """Conv (no bias: BatchNorm adds one), BatchNorm, ReLU: (B, I, H, W) -> (B, O, H', W')."""
+    conv = (ImageConv2d if first else nn.Conv2d)(in_channels, out_channels, kernel_size, padding=padding, bias=False)
+    return [conv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+
+
 def conv_block(in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
                first: bool = False) -> nn.Sequential:
-    """Conv (no bias: BatchNorm adds one), BatchNorm, ReLU, 2x2 max-pool: (B, I, H, W) -> (B, O, H'/2, W'/2)."""
-    conv = (ImageConv2d if first else nn.Conv2d)(in_channels, out_channels, kernel_size, padding=padding, bias=False)
-    return nn.Sequential(conv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+    """conv_bn_relu, then a 2x2 max-pool: (B, I, H, W) -> (B, O, H'/2, W'/2)."""
+    return nn.Sequential(*conv_bn_relu(in_channels, out_channels, kernel_size, padding, first), nn.MaxPool2d(2))
 
 
 class FastNet(nn.Module):
@@ -106,14 +112,16 @@ class BestNet(nn.Module):
     channels_last = True
 
     widths = (16, 32, 64)  # the three blocks' output channels
+    deep = False  # True: one more 3x3 conv (same width, BatchNorm, ReLU) before the second and third blocks
 
     def __init__(self, num_classes: int = 10):
         super().__init__()
         a, b, c = self.widths
+        extra = (lambda w: conv_bn_relu(w, w, 3, padding=1)) if self.deep else (lambda w: [])
         self.features = nn.Sequential(
             conv_block(1, a, 5, first=True),  # (B, a, 12, 12)
-            conv_block(a, b, 3, padding=1),  # (B, b, 6, 6)
-            conv_block(b, c, 3))  # (B, c, 2, 2)
+            *extra(a), conv_block(a, b, 3, padding=1),  # (B, b, 6, 6)
+            *extra(b), conv_block(b, c, 3))  # (B, c, 2, 2)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(c * 2 * 2, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,8 +135,16 @@ class WideNet(BestNet):
     widths = (32, 64, 128)
 
 
-ARCHITECTURES: dict[str, type[nn.Module]] = dict(zip(ARCHITECTURE_NAMES, (NotebookNet, FastNet, BestNet, WideNet),
-                                                     strict=True))
+class DeepNet(WideNet):
+    """The `best` recipe's net since 2026-12-03: WideNet with a 3x3 conv at 32 channels (12x12) and one at 64
+    (6x6) before its second and third blocks, 1.4x its arithmetic; it reaches in 16 epochs what WideNet did not
+    in 28: (B, 1, 28, 28) -> (B, C)."""
+
+    deep = True
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = dict(zip(ARCHITECTURE_NAMES,
+                                                     (NotebookNet, FastNet, BestNet, WideNet, DeepNet), strict=True))
 
 
 def make_net(name: str, num_classes: int = 10) -> nn.Module:

@@ -113,8 +113,8 @@ def test_train_preset_fills_in_the_notebook_recipe(app):
     assert at.number_input(key="train_batch_size").value == 64
     assert at.number_input(key="train_epochs").value == 10
     at.selectbox(key="train_recipe").set_value("best").run()
-    assert at.selectbox(key="train_architecture").value == "wide" and at.number_input(key="train_epochs").value == 20
-    assert any("three BatchNorm conv blocks" in c.value for c in at.caption)  # the preset says what it sets
+    assert at.selectbox(key="train_architecture").value == "deep" and at.number_input(key="train_epochs").value == 16
+    assert any("five BatchNorm convs" in c.value for c in at.caption)  # the preset says what it sets
 
 
 def test_train_shows_the_data_as_a_readable_line(app):

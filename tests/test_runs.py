@@ -195,7 +195,8 @@ BAD_CHECKPOINTS = {
                           r"do not fit architecture 'notebook' with 5 classes: out.weight is shape \(10, 60\), "
                           r"expected torch.float32 of shape \(5, 60\)"),
     "unknown architecture": (lambda: {"meta": {**META, "architecture": "resnet"}, "state_dict": {}},
-                             r"Checkpoint architecture not supported: MNIST Lab has notebook, fast, best, wide\.$"),
+                             r"Checkpoint architecture not supported: "
+                             r"MNIST Lab has notebook, fast, best, wide, deep\.$"),
     "no class names": (lambda: {"meta": {**META, "class_names": []}, "state_dict": {}},
                        r"Checkpoint metadata has no class_names"),
     "no normalisation": (lambda: {"meta": {**META, "std": 0.0}, "state_dict": {}},

@@ -34,7 +34,7 @@ def _one_thread(one_thread):
     """Every test here trains or predicts: one intra-op thread (tests/conftest.py says why)."""
 
 
-@pytest.mark.parametrize("name", ["fast", "best", "wide"])
+@pytest.mark.parametrize("name", ["fast", "best", "wide", "deep"])
 @pytest.mark.parametrize("num_classes", [2, 10, 100])
 def test_recipe_nets_give_logits_per_class_and_learn(name, num_classes):
     torch.manual_seed(0)
@@ -74,7 +74,7 @@ def test_nets_memory_format_is_their_own_and_computes_what_the_plain_layout_does
     plain.load_state_dict(net.state_dict())
     conv = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # > 1 input channel: layouts differ
     nhwc = conv.weight.is_contiguous(memory_format=torch.channels_last)
-    assert nhwc == (name in ("best", "wide")) == net.channels_last
+    assert nhwc == (name in ("best", "wide", "deep")) == net.channels_last
     x = torch.rand(8, 1, 28, 28)
     torch.testing.assert_close(net(x), plain(x), rtol=1e-4, atol=1e-5)
 

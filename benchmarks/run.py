@@ -34,6 +34,7 @@ BENCHMARKS = [
     "first_progress",
     "whole_process",
     "data_read",
+    "allocator",
 ]
 
 

@@ -28,11 +28,11 @@ TARGET = 3.0
 LOSS_RE = re.compile(r"Epoch 0/\d+: average loss ([0-9.]+)")
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, first-epoch average loss) of one command run to its end."""
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall seconds, first-epoch average loss) of one command run to its end, `env` added to its environment."""
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=3600,
-                          env=os.environ | {"MNIST_DATA_DIR": str(data_dir())})
+                          env=os.environ | {"MNIST_DATA_DIR": str(data_dir())} | (env or {}))
     wall = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(f"{' '.join(cmd[1:3])} failed: {done.stderr.strip().splitlines()[-1:]}")

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mnist_core import artifacts, jobs, procs, run_probs, runs
+from mnist_core.allocator import keep_freed_memory
 from mnist_core.calibration import fit_temperature
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import Dataset, list_data_sources, load_dataset, normalization
@@ -82,6 +83,7 @@ def run_training(config: TrainConfig, run_dir: Path | None, data_dir: Path | str
     Under torchrun every rank calls this with its `dist`: rank 0 writes the run folder, the others only train
     (their run_dir may be None) and raise if they break, so that torchrun stops the job.
     """
+    keep_freed_memory()  # before the dataset and the first batch: see mnist_core.allocator
     if not dist.is_main:
         return _follow_training(config, data_dir, dist, run_dir)
     run_dir = Path(run_dir)

@@ -93,7 +93,8 @@ def test_every_training_image_gets_one_row_from_a_model_that_never_trained_on_it
     again, _ = predict_with_features(net, part.test_images, mean, std)
     np.testing.assert_allclose(probs[folds == 1], again.numpy(), atol=1e-4)
     embeddings = load_embeddings(run_dir)
-    assert embeddings["train"].shape == (1500, 128) and embeddings["train"].dtype == np.float16
+    # the fast recipe's net, `best`, has 256 features
+    assert embeddings["train"].shape == (1500, 256) and embeddings["train"].dtype == np.float16
     # Both splits' features come from the final model, one feature space (K fold models have K of them, and a
     # map or a nearest-neighbour search across them would only find the folds)
     model, meta = runs.load_checkpoint(run_dir / "model.pt")  # the final model, on the whole training set
@@ -101,7 +102,7 @@ def test_every_training_image_gets_one_row_from_a_model_that_never_trained_on_it
     np.testing.assert_allclose(embeddings["train"].astype(np.float32), train_features.float().numpy(),
                                atol=2e-2, rtol=1e-2)
     _, test_features = predict_with_features(model, dataset.test_images, meta["mean"], meta["std"])
-    assert embeddings["test"].shape == (300, 128)
+    assert embeddings["test"].shape == (300, 256)
     assert np.array_equal(embeddings["test"], test_features.numpy())
     # the fold events say how well each fold did on the images it held out
     fold_events = [e for e in seen if e["type"] == "fold"]
@@ -197,7 +198,7 @@ def test_two_torchrun_processes_give_the_single_process_folds(cv_run, data_dir, 
     assert np.array_equal(folds, single_folds) and np.array_equal(labels, single_labels)
     # each fold trained alone on one thread with the same seed, whichever process trained it
     np.testing.assert_allclose(probs, single_probs, atol=1e-4)
-    assert load_embeddings(run_dir)["train"].shape == (1500, 128)
+    assert load_embeddings(run_dir)["train"].shape == (1500, 256)
     fold_events = [e for e in runs.read_events(run_dir) if e["type"] == "fold"]
     assert sorted(e["fold"] for e in fold_events) == [0, 1, 2]  # written once, by rank 0
 

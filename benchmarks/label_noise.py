@@ -38,6 +38,7 @@ from mnist_core.predict import predict_proba
 from mnist_core.review.corrections import apply_label_corrections, write_corrections
 from mnist_core.review.issues import find_issues, split_inputs
 from mnist_core.review.suspects import find_suspects
+from mnist_core.run_arrays import array_file
 from mnist_core.trainer import train
 
 RATES = (0.02, 0.10)
@@ -106,7 +107,7 @@ def oof_by_cli(corrections: Path, runs_dir: Path, quick: bool) -> tuple[np.ndarr
            "--seed", str(SEED), "--label-corrections", str(corrections), "--runs-dir", str(runs_dir),
            "--data-dir", str(data_dir())] + (["--epochs", "1"] if quick else [])
     subprocess.run(cmd, check=True, cwd=REPO_ROOT)
-    (run,) = [p for p in runs_dir.iterdir() if (p / "oof_probs.pt").exists()]
+    (run,) = [p for p in runs_dir.iterdir() if array_file(p, "oof_probs")]
     probs, _, _, _ = split_inputs(run, "train")
     test_probs, test_labels, _, _ = split_inputs(run, "test")
     return probs, float((test_probs.argmax(1) == test_labels).mean())

@@ -32,7 +32,8 @@ try:
     if target.endswith(".py"):
         runpy.run_path(target, run_name="__main__")
     else:
-        runpy.run_module(target, run_name="__main__", alter_sys=True)
+        # not as __main__: mnist_core.train's own entry ends with os._exit, which would skip the report below
+        sys.exit(runpy.run_module(target, run_name="benchmarked", alter_sys=True)["main"]())
 finally:
     print(f"peak RSS MB {{peak_rss_mb()}}")
 """

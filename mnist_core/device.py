@@ -1,4 +1,4 @@
-"""Which torch device a run uses, and the mixed precision it trains with there.
+"""Which torch device a run uses, and the precision it trains in there.
 
 Its own module so that the trainer and the distributed setup (which the trainer imports) can both use it.
 `cuda_devices` answers how many GPUs torch would see without importing torch into the dashboard's server.
@@ -27,14 +27,35 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def autocast(device: torch.device) -> torch.autocast:
-    """bf16 autocast on CUDA (tensor cores; the loss and the optimizer stay float32). Off on CPU, where these
-    AVX2 cores have no fast bf16 and float32 keeps the `notebook` recipe's maths exact."""
+def autocast(device: torch.device, precision: str = "auto") -> torch.autocast:
+    """The autocast a run's steps train under, by TrainConfig.precision (mnist_core.config.PRECISIONS):
+    `auto` is bfloat16 on CUDA (tensor cores) and float32 on the CPU, what every run did before the field;
+    `bfloat16` is bfloat16 on either (on the CPU fast only where cpu_has_bf16()); `float32` is off everywhere.
+    The loss, the gradients' accumulation and the optimizer stay float32 under autocast."""
     import torch
 
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels once
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    enabled = precision == "bfloat16" or (precision == "auto" and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+# CPU flags of native bfloat16 arithmetic, which oneDNN's bf16 convolutions and matmuls use: AVX512-BF16 (AMD
+# Zen 4 on, Intel Cooper Lake on) and AMX (Intel Sapphire Rapids on). Elsewhere bf16 is emulated and slower.
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@functools.cache
+def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True when this machine's CPU computes bfloat16 natively (read from cpuinfo's flags, without torch);
+    False where cpuinfo cannot be read (not Linux), which only means the choice is not offered by default."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("flags") and ":" in line), [])
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
 
 
 # Device files of a GPU driver (NVIDIA's, and ROCm's, which torch also drives as "cuda"): without one, torch sees

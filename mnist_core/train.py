@@ -1,7 +1,8 @@
 """Train a network from the command line, into the run store, with progress bars.
 
     python -m mnist_core.train --data mnist --epochs 10 --batch-size 64 --lr 1e-3 \\
-        [--data-dir DIR] [--runs-dir DIR] [--seed N] [--device auto|cpu|cuda] [--recipe notebook] [--folds K]
+        [--data-dir DIR] [--runs-dir DIR] [--seed N] [--device auto|cpu|cuda] [--precision auto|float32|bfloat16]
+        [--recipe notebook] [--folds K]
 
 Prints the notebook's per-epoch lines (`Epoch 0/10: average loss 0.36806`), then
 `test accuracy: 0.9xxx` and the run folder. Bad arguments exit 2 with a one-line message. With --folds K,
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from mnist_core import distributed, jobs, runs
 from mnist_core.cli import ArgumentParser, fail
-from mnist_core.config import AUGMENTATIONS, RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
+from mnist_core.config import AUGMENTATIONS, PRECISIONS, RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
 from mnist_core.data import default_data_dir, list_data_sources
 from mnist_core.device import resolve_device
 from mnist_core.distributed import LOCAL, DistContext
@@ -49,6 +50,8 @@ def parse_args(argv: list[str] | None) -> Namespace:
                         "(default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", help=f"what the steps compute in: {', '.join(PRECISIONS)}; auto is bfloat16 on a "
+                                       "GPU and float32 on the CPU (default: the recipe's)")
     p.add_argument("--no-shuffle", action="store_true", help="keep the data order fixed (as the notebook)")
     p.add_argument("--validation", type=int, default=0, metavar="N",
                    help="hold out N training images (seeded, stratified) to calibrate the probabilities on; "
@@ -70,7 +73,7 @@ def build_config(args: Namespace) -> TrainConfig:
                           args.recipe)
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                  "optimizer": args.optimizer, "architecture": args.architecture, "augment": args.augment,
-                 "label_smoothing": args.label_smoothing, "ema": args.ema}
+                 "label_smoothing": args.label_smoothing, "ema": args.ema, "precision": args.precision}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     if args.no_shuffle:
         config = dataclasses.replace(config, shuffle=False)

@@ -107,7 +107,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
     optimizer = make_optimizer(config, net)
     average = make_average(dist.unwrap(net), config.ema)  # None when config.ema == 0
     scored = net if average is None else average.module  # the net every evaluation and the finished run use
-    mixed = autocast(device)
+    mixed = autocast(device, config.precision)
     mean, std = normalization(config.normalize)
     images, labels = dataset.train_images, dataset.train_labels
     if config.validation:  # held out before anything trains on it; the notebook recipe (0) is untouched

@@ -43,6 +43,8 @@ IN_PROCESS_CASES = {
     "unknown augmentation": (["--augment", "mixup"], 2,
                              r"error: augment: unknown augmentation 'mixup'; allowed: none, shift, affine"),
     "ema of 1": (["--ema", "1"], 2, r"error: ema: must be in \[0, 1\) \(0: no weight average\), got 1.0"),
+    "unknown precision": (["--precision", "fp16"], 2,
+                          r"error: precision: unknown precision 'fp16'; allowed: auto, float32, bfloat16"),
     "runs dir is a file": (["--runs-dir", "{tmp}/a-file"], 2, r"error: cannot create a run folder in .*/a-file: "),
     "corrupt data files": (["--data", "mnist", "--data-dir", "{tmp}/corrupt", "--runs-dir", "{tmp}/runs"], 1,
                            r"error: run failed: DataError: .*train-labels-idx1-ubyte is truncated: .*"
@@ -103,6 +105,9 @@ def test_recipe_fields_can_be_overridden_from_the_command_line():
     plain = build_config(parse_args(["--recipe", "best", "--augment", "none", "--ema", "0", "--label-smoothing", "0"]))
     assert (plain.augment, plain.ema, plain.label_smoothing, plain.architecture) == ("none", 0.0, 0.0,
                                                                                       best.architecture)
+    assert build_config(parse_args(["--recipe", "notebook"])).precision == "auto"
+    assert build_config(parse_args(["--recipe", "notebook", "--precision", "bfloat16"])).precision == "bfloat16"
+    assert build_config(parse_args(["--recipe", "fast", "--precision", "float32"])).precision == "float32"
 
 
 def test_tiny_run_prints_the_notebook_lines(results):

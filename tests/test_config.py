@@ -28,6 +28,7 @@ BAD_VALUES = [
     ("optimizer", "rmsprop", r"unknown optimizer 'rmsprop'; allowed: adam, adamw, sgd"),
     ("architecture", "resnet", rf"unknown architecture 'resnet'; allowed: {', '.join(ARCHITECTURES)}"),
     ("device", "tpu", r"unknown device 'tpu'; allowed: auto, cpu, cuda"),
+    ("precision", "float16", r"unknown precision 'float16'; allowed: auto, float32, bfloat16"),
     ("schedule", "cosine", r"unknown schedule 'cosine'; allowed: constant, onecycle"),
     ("weight_decay", -0.1, r"must be a number >= 0, got -0.1"),
     ("label_smoothing", 1.0, r"must be in \[0, 1\), got 1.0"),

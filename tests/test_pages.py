@@ -11,6 +11,7 @@ from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
+from mnist_core.config import RECIPES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -115,6 +116,23 @@ def test_train_preset_fills_in_the_notebook_recipe(app):
     at.selectbox(key="train_recipe").set_value("best").run()
     assert at.selectbox(key="train_architecture").value == "deep" and at.number_input(key="train_epochs").value == 16
     assert any("five BatchNorm convs" in c.value for c in at.caption)  # the preset says what it sets
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_train_precision_comes_from_the_preset_and_warns_without_native_bf16(app, monkeypatch, native):
+    import ui.train_widgets
+
+    monkeypatch.setattr(ui.train_widgets, "cpu_has_bf16", lambda: native)
+    monkeypatch.setattr(ui.train_widgets, "cuda_devices", lambda: 0)
+    at = app().run()
+    assert at.selectbox(key="train_precision").value == "auto"
+    at.selectbox(key="train_recipe").set_value("fast").run()
+    assert at.selectbox(key="train_precision").value == RECIPES["fast"]["precision"]
+    at.selectbox(key="train_precision").set_value("bfloat16").run()
+    warned = any("no native bfloat16" in c.value for c in at.caption)
+    assert warned is not native and not at.exception
+    modified = "(precision changed)" in texts(at)
+    assert modified is (RECIPES["fast"]["precision"] != "bfloat16")  # the preset caption says what differs
 
 
 def test_train_shows_the_data_as_a_readable_line(app):

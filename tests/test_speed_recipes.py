@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from mnist_core import runs
 from mnist_core.config import RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
-from mnist_core.device import autocast
+from mnist_core.device import autocast, cpu_has_bf16
 from mnist_core.nets import ARCHITECTURES, ImageConv2d, make_net
 from mnist_core.train import main
 from mnist_core.trainer import make_optimizer, train
@@ -110,16 +110,49 @@ def test_optimizers_are_fused_and_notebook_adam():
     assert type(adam) is torch.optim.Adam and adam.defaults["betas"] == (0.9, 0.999)
 
 
-def test_bf16_autocast_is_for_cuda_only(monkeypatch):
+def test_autocast_follows_the_precision(monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # autocast(cuda) turns it on
-    on_cpu = autocast(torch.device("cpu"))
-    with on_cpu:
-        assert make_net("fast")(torch.rand(2, 1, 28, 28)).dtype == torch.float32  # CPU keeps float32
+    x = torch.rand(2, 1, 28, 28)
+    for precision in ("auto", "float32"):
+        with autocast(torch.device("cpu"), precision):
+            assert make_net("fast")(x).dtype == torch.float32  # auto keeps the CPU in float32
+    with autocast(torch.device("cpu"), "bfloat16"):
+        assert make_net("best")(x).dtype == torch.bfloat16
     assert not torch.backends.cudnn.benchmark
     with pytest.warns(UserWarning) if not torch.cuda.is_available() else nullcontext():
-        on_cuda = autocast(torch.device("cuda"))
+        on_cuda, off_cuda = autocast(torch.device("cuda")), autocast(torch.device("cuda"), "float32")
     assert (on_cuda.device, on_cuda.fast_dtype) == ("cuda", torch.bfloat16) and torch.backends.cudnn.benchmark
-    assert on_cuda._enabled == torch.cuda.is_available()
+    assert on_cuda._enabled == torch.cuda.is_available() and not off_cuda._enabled
+
+
+@pytest.mark.parametrize("flags, expected", [("fpu avx2 avx512f avx512_bf16 sha_ni", True),
+                                              ("fpu avx2 amx_bf16 amx_tile", True),
+                                              ("fpu avx2 avx512f avx512bw", False), (None, False)])
+def test_cpu_has_bf16_reads_the_cpu_flags(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    if flags is not None:  # None: no cpuinfo at all (not Linux)
+        cpuinfo.write_text(f"processor\t: 0\nmodel name\t: a CPU\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    assert cpu_has_bf16(str(cpuinfo)) is expected
+
+
+def test_only_the_fast_recipe_trains_in_bfloat16_and_only_where_the_cpu_has_it():
+    assert RECIPES["fast"]["precision"] == ("bfloat16" if cpu_has_bf16() else "auto")
+    assert {name: recipe["precision"] for name, recipe in RECIPES.items() if name != "fast"} == \
+        {"default": "auto", "notebook": "auto", "best": "auto"}
+
+
+def test_bfloat16_training_learns_as_float32_does_and_auto_is_float32_on_cpu(mnist_sample):
+    config = TrainConfig(architecture="best", epochs=1, batch_size=64, lr=1e-2, schedule="onecycle", device="cpu")
+    finished = {}
+    for precision in ("auto", "float32", "bfloat16"):
+        events = list(train(dataclasses.replace(config, precision=precision), mnist_sample))
+        finished[precision] = ([e["loss"] for e in events if e["type"] == "batch"], events[-1])
+    assert finished["auto"][0] == finished["float32"][0]  # the same float32 maths, to the last bit
+    bf16_losses, bf16_done = finished["bfloat16"]
+    assert bf16_done["type"] == "finished" and bf16_losses != finished["float32"][0]
+    assert bf16_losses[-1] == pytest.approx(finished["float32"][0][-1], rel=0.1)  # it learns just as well
+    assert bf16_done["test_probs"].dtype == torch.float32  # predictions stay float32
+    assert all(p.dtype == torch.float32 for p in bf16_done["net"].parameters())
 
 
 def test_fast_recipe_cli_learns_the_offline_sample(tmp_path, capsys):

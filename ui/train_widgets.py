@@ -7,15 +7,27 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_core.config import ARCHITECTURE_NAMES, MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, RECIPE_NOTES, RECIPES, TrainConfig
+from mnist_core.config import (
+    ARCHITECTURE_NAMES,
+    MAX_FOLDS,
+    MIN_FOLDS,
+    OPTIMIZERS,
+    PRECISIONS,
+    RECIPE_NOTES,
+    RECIPES,
+    TrainConfig,
+)
 from mnist_core.data import DataError, Dataset, idx_dir, list_data_sources
-from mnist_core.device import cuda_devices
+from mnist_core.device import cpu_has_bf16, cuda_devices
 from mnist_core.distributed import max_workers
 from ui import state
 from ui.corrections_picker import corrections_picker
 from ui.grid import grid_png
 
-FORM_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "architecture", "shuffle")  # filled in by a preset
+FORM_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "architecture", "shuffle", "precision")  # a preset fills them
+PRECISION_HELP = ("What the training steps compute in. auto: bfloat16 on a GPU, float32 on the CPU. bfloat16 on the "
+                  "CPU is fast only where it has AVX512-BF16 or AMX; its losses differ slightly from float32's. "
+                  "Probabilities are always computed in float32.")
 
 
 def _apply_preset() -> None:
@@ -49,11 +61,15 @@ def config_form() -> TrainConfig:
     epochs = middle.number_input("Epochs", 1, 200, key="train_epochs")
     batch_size = middle.number_input("Batch size", 1, 8192, key="train_batch_size")
     lr = middle.number_input("Learning rate", 1e-6, 10.0, key="train_lr", format="%.1e", step=1e-4)
+    precision = middle.selectbox("Precision", PRECISIONS, key="train_precision", help=PRECISION_HELP)
     optimizer = right.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
     devices = ["auto", "cpu"] + (["cuda"] if cuda_devices() else [])
     device = right.selectbox("Device", devices, key="train_device")
     shuffle = right.checkbox("Shuffle every epoch", key="train_shuffle")
+    if precision == "bfloat16" and not cpu_has_bf16() and (device == "cpu" or not cuda_devices()):
+        middle.caption("This CPU has no native bfloat16 (AVX512-BF16 or AMX): its steps will be slower than "
+                       "float32's.")
     low, high = st.columns([3, 1])
     corrections = corrections_picker(low, data)  # an upload or a kept file, never a typed path
     workers = high.number_input("Processes", 1, max_workers(device), 1, key="train_workers",
@@ -62,7 +78,8 @@ def config_form() -> TrainConfig:
     preset = {k: v for k, v in RECIPES[recipe].items() if k not in FORM_FIELDS}
     return dataclasses.replace(
         TrainConfig(data=data, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), optimizer=optimizer,
-                    seed=int(seed), shuffle=bool(shuffle), device=device, architecture=architecture, recipe=recipe,
+                    seed=int(seed), shuffle=bool(shuffle), device=device, precision=precision,
+                    architecture=architecture, recipe=recipe,
                     label_corrections=corrections, workers=int(workers)), **preset)
 
 

@@ -35,6 +35,7 @@ BENCHMARKS = [
     "whole_process",
     "data_read",
     "allocator",
+    "precision",
 ]
 
 

@@ -31,11 +31,13 @@ EPOCH_RE = re.compile(r"test accuracy ([0-9.]+)\)")
 FINAL_RE = re.compile(r"^test accuracy: ([0-9.]+)$", re.M)
 
 
-def train_recipe(recipe: str, seed: int, runs_dir: Path, quick: bool = False) -> tuple[float, float, str]:
-    """(wall seconds, final test accuracy, per-epoch accuracies as text) of one `mnist_core.train` process."""
+def train_recipe(recipe: str, seed: int, runs_dir: Path, quick: bool = False,
+                 flags: tuple[str, ...] = ()) -> tuple[float, float, str]:
+    """(wall seconds, final test accuracy, per-epoch accuracies as text) of one `mnist_core.train` process;
+    `flags` are more of its command-line flags (e.g. ("--precision", "float32"))."""
     cmd = [sys.executable, "-m", "mnist_core.train", "--recipe", recipe, "--seed", str(seed), "--data",
            "mnist-sample" if quick else "mnist", "--data-dir", str(data_dir()), "--runs-dir", str(runs_dir),
-           *(["--epochs", "1"] if quick else [])]
+           *(["--epochs", "1"] if quick else []), *flags]
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - start

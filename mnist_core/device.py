@@ -48,7 +48,7 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 @functools.cache
 def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """True when this machine's CPU computes bfloat16 natively (read from cpuinfo's flags, without torch);
-    False where cpuinfo cannot be read (not Linux), which only means the choice is not offered by default."""
+    False where cpuinfo cannot be read (not Linux): the `fast` recipe then stays float32 on the CPU."""
     try:
         text = Path(cpuinfo).read_text(errors="replace")
     except OSError:

@@ -36,6 +36,7 @@ BENCHMARKS = [
     "data_read",
     "allocator",
     "precision",
+    "optim_import",
 ]
 
 

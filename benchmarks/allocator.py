@@ -11,34 +11,24 @@ alike; the median of each. Same recipe and seed, so the first-epoch loss must ag
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 from common import Row, data_dir, print_rows
-from whole_process import timed
+from whole_process import alternate, faster_rows
 
 
 def run(quick: bool = False, repeats: int = 3) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="allocator-") as tmp:
         cmd = [sys.executable, "-m", "mnist_core.train", "--recipe", "fast", "--data", "mnist-sample" if quick else
                "mnist", "--data-dir", str(data_dir()), "--runs-dir", str(Path(tmp) / "runs")]
-        kept, default = [], []
-        for r in range(1 if quick else repeats):
-            for name, setting, into in (("kept", "1", kept), ("glibc default", "0", default))[::1 if r % 2 else -1]:
-                wall, loss = timed(cmd, {"MNIST_KEEP_FREED_MEMORY": setting})
-                into.append((wall, loss))
-                print(f"  {name}: {wall:.1f} s, first-epoch loss {loss:.5f}", flush=True)
-    kept_s, default_s = statistics.median(w for w, _ in kept), statistics.median(w for w, _ in default)
+        kept, default = alternate([("kept", cmd, {"MNIST_KEEP_FREED_MEMORY": "1"}),
+                                   ("glibc default", cmd, {"MNIST_KEEP_FREED_MEMORY": "0"})],
+                                  1 if quick else repeats, loss_digits=5)
     what = "1 epoch of the offline sample (quick)" if quick else "MNIST"
-    return [
-        Row("allocator", f"`--recipe fast` on {what}, start to exit, freed memory kept", kept_s, "s",
-            "glibc's default thresholds", default_s, "" if quick else "faster",
-            None if quick else kept_s < default_s),
-        Row("allocator", "first-epoch average loss, freed memory kept", kept[0][1], "", "glibc's defaults",
-            default[0][1], "" if quick else "identical", None if quick else kept[0][1] == default[0][1]),
-    ]
+    return faster_rows("allocator", f"`--recipe fast` on {what}, start to exit, freed memory kept", kept,
+                       "glibc's default thresholds", default, quick)
 
 
 if __name__ == "__main__":

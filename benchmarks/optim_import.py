@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from common import Row, data_dir, print_rows
-from whole_process import timed
+from whole_process import alternate, faster_rows
 
 # The trainer with torch.optim's optimizer and schedule, as it was until 2026-12-03 (make_optimizer's arguments).
 TORCH_OPTIM = """import sys, torch
@@ -52,24 +52,13 @@ def run(quick: bool = False, repeats: int = 3, recipe: str = "fast") -> list[Row
                  "--runs-dir", str(Path(tmp) / "runs")] + (["--epochs", "1"] if quick else [])
         commands = (("mnist_core.optim", [sys.executable, "-m", "mnist_core.train", *flags]),
                     ("torch.optim", [sys.executable, "-c", TORCH_OPTIM, *flags]))
-        ours, theirs = [], []
-        for r in range(1 if quick else repeats):
-            for (name, cmd), into in tuple(zip(commands, (ours, theirs), strict=True))[::1 if r % 2 else -1]:
-                wall, loss = timed(cmd)
-                into.append((wall, loss))
-                print(f"  {name}: {wall:.1f} s, first-epoch loss {loss:.5f}", flush=True)
-    dynamo_s = dynamo_import_s(1 if quick else repeats)
-    ours_s, theirs_s = statistics.median(w for w, _ in ours), statistics.median(w for w, _ in theirs)
+        ours, theirs = alternate([(name, cmd, None) for name, cmd in commands], 1 if quick else repeats,
+                                 loss_digits=5)
     what = "1 epoch of the offline sample (quick)" if quick else "MNIST"
-    return [
-        Row("optim_import", f"`--recipe {recipe}` on {what}, start to exit, mnist_core.optim", ours_s, "s",
-            "torch.optim (Adam fused, OneCycleLR)", theirs_s, "" if quick else "faster",
-            None if quick else ours_s < theirs_s),
-        Row("optim_import", "first-epoch average loss, mnist_core.optim", ours[0][1], "", "torch.optim",
-            theirs[0][1], "" if quick else "identical", None if quick else ours[0][1] == theirs[0][1]),
-        Row("optim_import", "import torch._dynamo after torch (what torch.optim's first call costs)", dynamo_s, "s",
-            "", None, "", None),
-    ]
+    return faster_rows("optim_import", f"`--recipe {recipe}` on {what}, start to exit, mnist_core.optim", ours,
+                       "torch.optim (Adam fused, OneCycleLR)", theirs, quick) + [
+        Row("optim_import", "import torch._dynamo after torch (what torch.optim's first call costs)",
+            dynamo_import_s(1 if quick else repeats), "s", "", None, "", None)]
 
 
 if __name__ == "__main__":

@@ -42,9 +42,33 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return wall, float(match.group(1))
 
 
+def alternate(commands: list[tuple[str, list[str], dict[str, str] | None]], repeats: int,
+              loss_digits: int = 4) -> list[list[tuple[float, float]]]:
+    """Each (name, command, env) run `repeats` times, the order reversed every other round so that a busy machine
+    slows them alike; per command, its (wall seconds, first-epoch loss) list."""
+    results = [[] for _ in commands]
+    for r in range(repeats):
+        for i in (range(len(commands)) if r % 2 == 0 else reversed(range(len(commands)))):
+            name, cmd, env = commands[i]
+            wall, loss = timed(cmd, env)
+            results[i].append((wall, loss))
+            print(f"  {name}: {wall:.1f} s, first-epoch loss {loss:.{loss_digits}f}", flush=True)
+    return results
+
+
+def faster_rows(benchmark: str, measure: str, ours: list[tuple[float, float]], reference: str,
+                theirs: list[tuple[float, float]], quick: bool) -> list[Row]:
+    """The median wall time against the reference's (target: faster) and the first-epoch loss (target: identical,
+    the same recipe and seed both ways)."""
+    ours_s, theirs_s = statistics.median(w for w, _ in ours), statistics.median(w for w, _ in theirs)
+    return [Row(benchmark, measure, ours_s, "s", reference, theirs_s, "" if quick else "faster",
+                None if quick else ours_s < theirs_s),
+            Row(benchmark, "first-epoch average loss", ours[0][1], "", reference, theirs[0][1],
+                "" if quick else "identical", None if quick else ours[0][1] == theirs[0][1])]
+
+
 def run(quick: bool = False, repeats: int = 2) -> list[Row]:
     epochs = ["--epochs", "1"] if quick else ["--epochs", "2"]
-    ours, theirs = [], []
     with tempfile.TemporaryDirectory(prefix="whole-") as tmp:
         cli = [sys.executable, "-m", "mnist_core.train", "--recipe", "notebook", *epochs, "--data",
                "mnist", "--data-dir", str(data_dir()), "--runs-dir", str(Path(tmp) / "runs")]
@@ -52,11 +76,7 @@ def run(quick: bool = False, repeats: int = 2) -> list[Row]:
         if quick:  # the CLI has no step limit: the offline sample keeps the smoke run short
             cli[cli.index("mnist")] = "mnist-sample"
             notebook += ["--steps", "50"]
-        for r in range(1 if quick else repeats):
-            for name, cmd, into in (("CLI", cli, ours), ("notebook", notebook, theirs))[::1 if r % 2 == 0 else -1]:
-                wall, loss = timed(cmd)
-                into.append((wall, loss))
-                print(f"  {name}: {wall:.1f} s, first-epoch loss {loss:.4f}", flush=True)
+        ours, theirs = alternate([("CLI", cli, None), ("notebook", notebook, None)], 1 if quick else repeats)
     our_s, their_s = statistics.median(w for w, _ in ours), statistics.median(w for w, _ in theirs)
     our_loss, their_loss = ours[0][1], theirs[0][1]
     what = "1 epoch (quick)" if quick else "2 epochs"

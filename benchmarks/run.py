@@ -37,6 +37,7 @@ BENCHMARKS = [
     "allocator",
     "precision",
     "optim_import",
+    "first_conv",
 ]
 
 

@@ -45,17 +45,29 @@ def autocast(device: torch.device, precision: str = "auto") -> torch.autocast:
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
+def _cpuinfo_field(name: str, cpuinfo: str) -> str:
+    """The value of the first `name : value` line of cpuinfo (Linux), "" where there is none or it cannot be read."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return ""
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                 if line.split(":", 1)[0].strip() == name and ":" in line), "")
+
+
 @functools.cache
 def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """True when this machine's CPU computes bfloat16 natively (read from cpuinfo's flags, without torch);
     False where cpuinfo cannot be read (not Linux): the `fast` recipe then stays float32 on the CPU."""
-    try:
-        text = Path(cpuinfo).read_text(errors="replace")
-    except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags") and ":" in line), [])
+    flags = _cpuinfo_field("flags", cpuinfo).split()
     return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+@functools.cache
+def cpu_vendor(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's vendor as cpuinfo names it ("GenuineIntel", "AuthenticAMD"), "" where it says none (ARM, not
+    Linux). mnist_core.nets picks the first convolution's weight gradient by it (benchmarks/first_conv.py)."""
+    return _cpuinfo_field("vendor_id", cpuinfo)
 
 
 # Device files of a GPU driver (NVIDIA's, and ROCm's, which torch also drives as "cuda"): without one, torch sees

@@ -3,7 +3,7 @@ nets of the recipes of the same names (see mnist_core.config.RECIPES and benchma
 
 Every net takes (B, 1, 28, 28) float input and returns (B, num_classes) logits, num_classes 2..100;
 probabilities are softmax(logits) (see mnist_core.predict). First convolutions are ImageConv2d: the same
-parameters and outputs as nn.Conv2d, with a cheaper weight gradient on CPU.
+parameters and outputs as nn.Conv2d, with a cheaper weight gradient on Intel CPUs.
 """
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mnist_core.config import ARCHITECTURE_NAMES
+from mnist_core.device import cpu_vendor
+
+# Whether ImageConv2d trains through the batch correlation below: 3x faster than oneDNN's weight gradient on the
+# Intel Xeons it was measured on, but on AMD EPYC (Zen 4) oneDNN's own makes training steps 1.08-1.2x faster
+# (benchmarks/first_conv.py). Read once; mnist_core.nets.CORRELATE_FIRST_CONV is a plain switch tests may flip.
+CORRELATE_FIRST_CONV = cpu_vendor() == "GenuineIntel"
 
 
 class _ImageConvFunction(torch.autograd.Function):
@@ -36,15 +42,17 @@ class _ImageConvFunction(torch.autograd.Function):
 
 
 class ImageConv2d(nn.Conv2d):
-    """A network's first convolution (stride 1): the images need no gradient, so on CPU it trains through
-    _ImageConvFunction; elsewhere, and in inference, it is a plain nn.Conv2d (same parameters, same output)."""
+    """A network's first convolution (stride 1): the images need no gradient, so on an Intel CPU in float32 it
+    trains through _ImageConvFunction; elsewhere, and in inference, it is a plain nn.Conv2d (same parameters,
+    same output)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0, bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        plain_fp32 = x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")  # the Function has no casts
-        if plain_fp32 and torch.is_grad_enabled() and self.weight.requires_grad and not x.requires_grad:
+        # the Function has no dtype casts: float32 on the CPU only
+        correlate = CORRELATE_FIRST_CONV and x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")
+        if correlate and torch.is_grad_enabled() and self.weight.requires_grad and not x.requires_grad:
             return _ImageConvFunction.apply(x, self.weight, self.bias, self.padding[0])
         return super().forward(x)
 

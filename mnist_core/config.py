@@ -196,7 +196,7 @@ RECIPE_NOTES: dict[str, str] = {  # one line each for the Train page and --help;
             "accuracy in 7-9 s on 2 CPU cores, start to exit (10-11 s in float32)",
     "best": "the `deep` net (five BatchNorm convs, 32 to 128 channels), batch 128, one-cycle up to 5e-3, "
             "random rotations, scalings and shifts, label smoothing 0.1, a moving average of the weights, "
-            "16 epochs: 99.70-99.73 % test accuracy in 370-380 s on 2 CPU cores",
+            "16 epochs: 99.70-99.73 % test accuracy in 310-380 s on 2 CPU cores",
 }
 
 

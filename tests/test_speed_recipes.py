@@ -19,9 +19,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_core import runs
+from mnist_core import nets, runs
 from mnist_core.config import RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
-from mnist_core import nets
 from mnist_core.device import autocast, cpu_has_bf16, cpu_vendor
 from mnist_core.nets import ARCHITECTURES, ImageConv2d, make_net
 from mnist_core.train import main

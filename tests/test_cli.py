@@ -105,9 +105,9 @@ def test_recipe_fields_can_be_overridden_from_the_command_line():
     plain = build_config(parse_args(["--recipe", "best", "--augment", "none", "--ema", "0", "--label-smoothing", "0"]))
     assert (plain.augment, plain.ema, plain.label_smoothing, plain.architecture) == ("none", 0.0, 0.0,
                                                                                       best.architecture)
-    assert build_config(parse_args(["--recipe", "notebook"])).precision == "auto"
+    assert build_config(parse_args(["--recipe", "notebook"])).precision == "float32"
     assert build_config(parse_args(["--recipe", "notebook", "--precision", "bfloat16"])).precision == "bfloat16"
-    assert build_config(parse_args(["--recipe", "fast", "--precision", "float32"])).precision == "float32"
+    assert build_config(parse_args(["--recipe", "fast", "--precision", "auto"])).precision == "auto"
 
 
 def test_tiny_run_prints_the_notebook_lines(results):

@@ -19,11 +19,17 @@ TORCH = {"adam": lambda p, lr, wd: torch.optim.Adam(p, lr=lr, weight_decay=wd, f
          "sgd": lambda p, lr, wd: torch.optim.SGD(p, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd, fused=True)}
 
 
+# The CPU everywhere; a CUDA GPU where there is one (torch's fused CUDA kernels take the same arguments)
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
 def _train(net, optimizer, scheduler, steps: int) -> list[float]:
     gen = torch.Generator().manual_seed(1)
+    device = next(net.parameters()).device
     losses = []
     for _ in range(steps):
         x, y = torch.rand(16, 1, 28, 28, generator=gen), torch.randint(0, 10, (16,), generator=gen)
+        x, y = x.to(device), y.to(device)
         loss = F.cross_entropy(net(x), y)
         optimizer.zero_grad()
         loss.backward()
@@ -37,11 +43,13 @@ def _train(net, optimizer, scheduler, steps: int) -> list[float]:
 @pytest.mark.parametrize("kind", ["adam", "adamw", "sgd"])
 @pytest.mark.parametrize("schedule", ["constant", "onecycle"])
 @pytest.mark.parametrize("arch", ["notebook", "best"])  # best: channels_last weights and BatchNorm buffers
-def test_steps_equal_torch_optim(kind, schedule, arch):
+@pytest.mark.parametrize("device", DEVICES)
+def test_steps_equal_torch_optim(kind, schedule, arch, device, monkeypatch):
     lr, wd, steps = 3e-3, 1e-2 if kind != "adam" else 0.0, 12
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)  # the same gradients twice on a GPU too
     torch.manual_seed(0)
-    ours_net = make_net(arch)
-    theirs_net = make_net(arch)
+    ours_net = make_net(arch).to(device)
+    theirs_net = make_net(arch).to(device)
     theirs_net.load_state_dict(ours_net.state_dict())
     ours = FusedOptimizer(kind, ours_net.parameters(), lr=lr, weight_decay=wd)
     theirs = TORCH[kind](theirs_net.parameters(), lr, wd)

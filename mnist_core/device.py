@@ -30,12 +30,16 @@ def resolve_device(name: str) -> torch.device:
 def autocast(device: torch.device, precision: str = "auto") -> torch.autocast:
     """The autocast a run's steps train under, by TrainConfig.precision (mnist_core.config.PRECISIONS):
     `auto` is bfloat16 on CUDA (tensor cores) and float32 on the CPU, what every run did before the field;
-    `bfloat16` is bfloat16 on either (on the CPU fast only where cpu_has_bf16()); `float32` is off everywhere.
+    `bfloat16` is bfloat16 on either (on the CPU fast only where cpu_has_bf16()); `float32` is off everywhere, and on
+    CUDA also turns cuDNN's TF32 convolutions off.
     The loss, the gradients' accumulation and the optimizer stay float32 under autocast."""
     import torch
 
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels once
+        # float32 means float32: cuDNN's convolutions use TF32 (10-bit mantissas) by default, which on an H200 moved
+        # the notebook recipe's first-epoch loss from 0.3625 to 0.3817 in some runs (benchmarks/README.md, GPU)
+        torch.backends.cudnn.allow_tf32 = precision != "float32"
     enabled = precision == "bfloat16" or (precision == "auto" and device.type == "cuda")
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 

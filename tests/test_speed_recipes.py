@@ -116,6 +116,7 @@ def test_optimizers_are_fused_and_notebook_adam():
 
 def test_autocast_follows_the_precision(monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # autocast(cuda) turns it on
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)  # torch's default; float32 on CUDA turns it off
     x = torch.rand(2, 1, 28, 28)
     for precision in ("auto", "float32"):
         with autocast(torch.device("cpu"), precision):
@@ -124,7 +125,10 @@ def test_autocast_follows_the_precision(monkeypatch):
         assert make_net("best")(x).dtype == torch.bfloat16
     assert not torch.backends.cudnn.benchmark
     with pytest.warns(UserWarning) if not torch.cuda.is_available() else nullcontext():
-        on_cuda, off_cuda = autocast(torch.device("cuda")), autocast(torch.device("cuda"), "float32")
+        on_cuda = autocast(torch.device("cuda"))
+        assert torch.backends.cudnn.allow_tf32
+        off_cuda = autocast(torch.device("cuda"), "float32")
+        assert not torch.backends.cudnn.allow_tf32  # float32 convolutions, not TF32's 10-bit mantissas
     assert (on_cuda.device, on_cuda.fast_dtype) == ("cuda", torch.bfloat16) and torch.backends.cudnn.benchmark
     assert on_cuda._enabled == torch.cuda.is_available() and not off_cuda._enabled
 

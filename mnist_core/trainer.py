@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 
 from mnist_core.augment import augment
 from mnist_core.config import TrainConfig
+from mnist_core.cuda_graph import make_loss_step
 from mnist_core.data import Dataset, normalization, to_model_input
 from mnist_core.device import autocast, resolve_device
 from mnist_core.distributed import LOCAL, DistContext
@@ -113,6 +113,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
     n, bs = len(labels), dist.local_batch_size(config.batch_size)
     steps = math.ceil(dist.shard_size(n) / bs)
     scheduler = OneCycle(optimizer, config.lr, steps * config.epochs) if config.schedule == "onecycle" else None
+    loss_step = make_loss_step(net, mixed, config.label_smoothing, bs, device, dist.world_size)
     order_gen = torch.Generator().manual_seed(config.seed)
     log_every = max(1, steps // events_per_epoch)
     start = time.perf_counter()
@@ -125,10 +126,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
             idx = order[step * bs:(step + 1) * bs]
             x = to_model_input(images[idx], mean, std)  # (B, 1, 28, 28)
             x = augment(x, config.augment, fill=-mean / std, generator=order_gen)
-            with mixed:
-                loss = F.cross_entropy(net(x), labels[idx], label_smoothing=config.label_smoothing)
-            optimizer.zero_grad()
-            loss.backward()
+            loss = loss_step(x, labels[idx])  # forward, loss and backward: one CUDA graph where it can be
             optimizer.step()
             if average is not None:
                 average.update_parameters(dist.unwrap(net))

@@ -17,7 +17,6 @@ eager path, which is the trainer's loop as it was.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -91,8 +90,3 @@ class LossStep:
         self.y.copy_(y)
         self.graph.replay()
         return self.loss
-
-
-def make_loss_step(net: torch.nn.Module, precision: torch.autocast, label_smoothing: float, batch: int,
-                   device: torch.device, processes: int = 1) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    return LossStep(net, precision, label_smoothing, batch, use_graphs(device, processes))

@@ -49,13 +49,18 @@ def autocast(device: torch.device, precision: str = "auto") -> torch.autocast:
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def _cpuinfo_field(name: str, cpuinfo: str) -> str:
-    """The value of the first `name : value` line of cpuinfo (Linux), "" where there is none or it cannot be read."""
+@functools.cache
+def _cpuinfo_text(cpuinfo: str) -> str:
+    """cpuinfo's text, read once per process (cpu_has_bf16 and cpu_vendor both ask), "" where it cannot be read."""
     try:
-        text = Path(cpuinfo).read_text(errors="replace")
+        return Path(cpuinfo).read_text(errors="replace")
     except OSError:
         return ""
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines()
+
+
+def _cpuinfo_field(name: str, cpuinfo: str) -> str:
+    """The value of the first `name : value` line of cpuinfo (Linux), "" where there is none."""
+    return next((line.split(":", 1)[1].strip() for line in _cpuinfo_text(cpuinfo).splitlines()
                  if line.split(":", 1)[0].strip() == name and ":" in line), "")
 
 

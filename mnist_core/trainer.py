@@ -28,7 +28,7 @@ import torch
 
 from mnist_core.augment import augment
 from mnist_core.config import TrainConfig
-from mnist_core.cuda_graph import make_loss_step
+from mnist_core.cuda_graph import LossStep, use_graphs
 from mnist_core.data import Dataset, normalization, to_model_input
 from mnist_core.device import autocast, resolve_device
 from mnist_core.distributed import LOCAL, DistContext
@@ -113,7 +113,7 @@ def train(config: TrainConfig, dataset: Dataset, should_stop: Callable[[], bool]
     n, bs = len(labels), dist.local_batch_size(config.batch_size)
     steps = math.ceil(dist.shard_size(n) / bs)
     scheduler = OneCycle(optimizer, config.lr, steps * config.epochs) if config.schedule == "onecycle" else None
-    loss_step = make_loss_step(net, mixed, config.label_smoothing, bs, device, dist.world_size)
+    loss_step = LossStep(net, mixed, config.label_smoothing, bs, use_graphs(device, dist.world_size))
     order_gen = torch.Generator().manual_seed(config.seed)
     log_every = max(1, steps // events_per_epoch)
     start = time.perf_counter()

@@ -37,7 +37,6 @@ BENCHMARKS = [
     "allocator",
     "precision",
     "optim_import",
-    "first_conv",
 ]
 
 

@@ -51,7 +51,7 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 @functools.cache
 def _cpuinfo_text(cpuinfo: str) -> str:
-    """cpuinfo's text, read once per process (cpu_has_bf16 and cpu_vendor both ask), "" where it cannot be read."""
+    """cpuinfo's text, read once per process (cpu_has_bf16 asks for each of its paths), "" where it cannot be read."""
     try:
         return Path(cpuinfo).read_text(errors="replace")
     except OSError:
@@ -70,13 +70,6 @@ def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     False where cpuinfo cannot be read (not Linux): the `fast` recipe then stays float32 on the CPU."""
     flags = _cpuinfo_field("flags", cpuinfo).split()
     return any(flag in flags for flag in BF16_CPU_FLAGS)
-
-
-@functools.cache
-def cpu_vendor(cpuinfo: str = "/proc/cpuinfo") -> str:
-    """The CPU's vendor as cpuinfo names it ("GenuineIntel", "AuthenticAMD"), "" where it says none (ARM, not
-    Linux). mnist_core.nets picks the first convolution's weight gradient by it (benchmarks/first_conv.py)."""
-    return _cpuinfo_field("vendor_id", cpuinfo)
 
 
 # Device files of a GPU driver (NVIDIA's, and ROCm's, which torch also drives as "cuda"): without one, torch sees

@@ -2,8 +2,7 @@
 nets of the recipes of the same names (see mnist_core.config.RECIPES and benchmarks/README.md).
 
 Every net takes (B, 1, 28, 28) float input and returns (B, num_classes) logits, num_classes 2..100;
-probabilities are softmax(logits) (see mnist_core.predict). First convolutions are ImageConv2d: the same
-parameters and outputs as nn.Conv2d, with a cheaper weight gradient on Intel CPUs.
+probabilities are softmax(logits) (see mnist_core.predict).
 """
 from __future__ import annotations
 
@@ -12,49 +11,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mnist_core.config import ARCHITECTURE_NAMES
-from mnist_core.device import cpu_vendor
-
-# Whether ImageConv2d trains through the batch correlation below: 3x faster than oneDNN's weight gradient on the
-# Intel Xeons it was measured on, but on AMD EPYC (Zen 4) oneDNN's own makes training steps 1.08-1.2x faster
-# (benchmarks/first_conv.py). Read once; mnist_core.nets.CORRELATE_FIRST_CONV is a plain switch tests may flip.
-CORRELATE_FIRST_CONV = cpu_vendor() == "GenuineIntel"
-
-
-class _ImageConvFunction(torch.autograd.Function):
-    """conv2d whose backward returns no input gradient and gets the weight gradient from one conv2d.
-
-    oneDNN's weight-gradient kernel pads a 1-channel input to 8 channels; correlating the batch instead
-    (the images as channels, the output gradients as filters) gives the same sums 3x faster on CPU.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int):
-        ctx.save_for_backward(x)
-        ctx.padding, ctx.has_bias = padding, bias is not None
-        return F.conv2d(x, weight, bias, padding=padding)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors  # (B, I, H, W); grad: (B, O, H', W')
-        weight_grad = F.conv2d(x.transpose(0, 1), grad.transpose(0, 1), padding=ctx.padding)  # (I, O, k, k)
-        bias_grad = grad.sum((0, 2, 3)) if ctx.has_bias else None
-        return None, weight_grad.transpose(0, 1), bias_grad, None
-
-
-class ImageConv2d(nn.Conv2d):
-    """A network's first convolution (stride 1): the images need no gradient, so on an Intel CPU in float32 it
-    trains through _ImageConvFunction; elsewhere, and in inference, it is a plain nn.Conv2d (same parameters,
-    same output)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0, bias: bool = True):
-        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # the Function has no dtype casts: float32 on the CPU only
-        correlate = CORRELATE_FIRST_CONV and x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")
-        if correlate and torch.is_grad_enabled() and self.weight.requires_grad and not x.requires_grad:
-            return _ImageConvFunction.apply(x, self.weight, self.bias, self.padding[0])
-        return super().forward(x)
 
 
 class NotebookNet(nn.Module):
@@ -64,7 +20,7 @@ class NotebookNet(nn.Module):
 
     def __init__(self, num_classes: int = 10):
         super().__init__()
-        self.conv1 = ImageConv2d(in_channels=1, out_channels=6, kernel_size=5)
+        self.conv1 = nn.Conv2d(in_channels=1, out_channels=6, kernel_size=5)
         self.conv2 = nn.Conv2d(in_channels=6, out_channels=12, kernel_size=5)
         self.fc1 = nn.Linear(in_features=12 * 4 * 4, out_features=120)
         self.fc2 = nn.Linear(in_features=120, out_features=60)
@@ -79,17 +35,15 @@ class NotebookNet(nn.Module):
         return self.out(t)
 
 
-def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
-                 first: bool = False) -> list[nn.Module]:
+def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, padding: int = 0) -> list[nn.Module]:
     """Conv (no bias: BatchNorm adds one), BatchNorm, ReLU: (B, I, H, W) -> (B, O, H', W')."""
-    conv = (ImageConv2d if first else nn.Conv2d)(in_channels, out_channels, kernel_size, padding=padding, bias=False)
-    return [conv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+    return [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
+            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
-def conv_block(in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
-               first: bool = False) -> nn.Sequential:
+def conv_block(in_channels: int, out_channels: int, kernel_size: int, padding: int = 0) -> nn.Sequential:
     """conv_bn_relu, then a 2x2 max-pool: (B, I, H, W) -> (B, O, H'/2, W'/2)."""
-    return nn.Sequential(*conv_bn_relu(in_channels, out_channels, kernel_size, padding, first), nn.MaxPool2d(2))
+    return nn.Sequential(*conv_bn_relu(in_channels, out_channels, kernel_size, padding), nn.MaxPool2d(2))
 
 
 class FastNet(nn.Module):
@@ -101,7 +55,7 @@ class FastNet(nn.Module):
     def __init__(self, num_classes: int = 10):
         super().__init__()
         self.features = nn.Sequential(
-            ImageConv2d(1, 8, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # (B, 8, 12, 12)
+            nn.Conv2d(1, 8, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # (B, 8, 12, 12)
             nn.Conv2d(8, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2))  # (B, 16, 4, 4)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(16 * 4 * 4, 128), nn.ReLU(inplace=True),
                                         nn.Linear(128, num_classes))
@@ -128,7 +82,7 @@ class BestNet(nn.Module):
         a, b, c = self.widths
         extra = (lambda w: conv_bn_relu(w, w, 3, padding=1)) if self.deep else (lambda w: [])
         self.features = nn.Sequential(
-            conv_block(1, a, 5, first=True),  # (B, a, 12, 12)
+            conv_block(1, a, 5),  # (B, a, 12, 12)
             *extra(a), conv_block(a, b, 3, padding=1),  # (B, b, 6, 6)
             *extra(b), conv_block(b, c, 3))  # (B, c, 2, 2)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(c * 2 * 2, num_classes))

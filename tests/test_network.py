@@ -46,7 +46,7 @@ def test_best_net_table_counts_every_parameter():
     rows = layer_table(net)
     assert sum(r["parameters"] for r in rows) == sum(p.numel() for p in net.parameters())
     assert rows[-1]["output shape"] == (10,)
-    assert [r["type"] for r in rows[:4]] == ["ImageConv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+    assert [r["type"] for r in rows[:4]] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
 
 
 def test_filters_and_feature_maps_of_every_conv_layer():

@@ -3,9 +3,9 @@
     python -m pytest -q tests/test_speed_recipes.py
 
 Timings are not tested here (see benchmarks/); these tests pin behaviour and values: the nets' shapes, the
-recipes, that ImageConv2d computes what a plain conv computes (augmentation: tests/test_augment.py), that the
-`fast` recipe learns from the offline sample through the CLI, and that the `notebook` recipe's first epoch on
-the real 60,000 digits ends at the notebook's average loss.
+recipes (augmentation: tests/test_augment.py), that the `fast` recipe learns from the offline sample through
+the CLI, and that the `notebook` recipe's first epoch on the real 60,000 digits ends at the notebook's average
+loss.
 """
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_core import nets, runs
+from mnist_core import runs
 from mnist_core.config import RECIPE_NOTES, RECIPES, ConfigError, TrainConfig, apply_recipe
-from mnist_core.device import autocast, cpu_has_bf16, cpu_vendor
-from mnist_core.nets import ARCHITECTURES, ImageConv2d, make_net
+from mnist_core.device import autocast, cpu_has_bf16
+from mnist_core.nets import ARCHITECTURES, make_net
 from mnist_core.train import main
 from mnist_core.trainer import make_optimizer, train
 
@@ -81,30 +81,6 @@ def test_nets_memory_format_is_their_own_and_computes_what_the_plain_layout_does
     torch.testing.assert_close(net(x), plain(x), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("correlate", [True, False])
-@pytest.mark.parametrize("in_channels,out_channels,kernel,padding,bias",
-                         [(1, 6, 5, 0, True), (1, 16, 3, 1, False), (3, 8, 3, 1, True)])
-def test_image_conv_trains_exactly_like_conv2d(in_channels, out_channels, kernel, padding, bias, correlate,
-                                               monkeypatch):
-    monkeypatch.setattr(nets, "CORRELATE_FIRST_CONV", correlate)  # the Intel path and everyone else's
-    torch.manual_seed(0)
-    fast = ImageConv2d(in_channels, out_channels, kernel, padding=padding, bias=bias)
-    plain = torch.nn.Conv2d(in_channels, out_channels, kernel, padding=padding, bias=bias)
-    plain.load_state_dict(fast.state_dict())
-    x = torch.rand(16, in_channels, 28, 28)
-    out_fast, out_plain = fast(x), plain(x)
-    assert torch.equal(out_fast, out_plain)  # the forward pass is the same conv2d call
-    assert out_fast.grad_fn is not None and ("ImageConv" in type(out_fast.grad_fn).__name__) == correlate
-    grad = torch.randn_like(out_plain)
-    out_fast.backward(grad)
-    out_plain.backward(grad)
-    torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-4)
-    if bias:
-        torch.testing.assert_close(fast.bias.grad, plain.bias.grad, rtol=1e-4, atol=1e-3)
-    with torch.inference_mode():
-        assert torch.equal(fast(x), plain(x))
-
-
 def test_optimizers_are_fused_and_notebook_adam():
     net = make_net("notebook")
     for name in ("adam", "adamw", "sgd"):  # tests/test_optim.py compares each with torch.optim's fused step
@@ -141,17 +117,6 @@ def test_cpu_has_bf16_reads_the_cpu_flags(tmp_path, flags, expected):
     if flags is not None:  # None: no cpuinfo at all (not Linux)
         cpuinfo.write_text(f"processor\t: 0\nmodel name\t: a CPU\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
     assert cpu_has_bf16(str(cpuinfo)) is expected
-
-
-@pytest.mark.parametrize("vendor", ["GenuineIntel", "AuthenticAMD", None])
-def test_the_first_conv_correlates_its_gradient_on_intel_only(tmp_path, vendor):
-    cpuinfo = tmp_path / "cpuinfo"
-    if vendor is not None:  # None: an ARM cpuinfo, which names no vendor_id
-        cpuinfo.write_text(f"processor\t: 0\nvendor_id\t: {vendor}\nflags\t\t: fpu avx2\n\nprocessor\t: 1\n")
-    else:
-        cpuinfo.write_text("processor\t: 0\nCPU implementer\t: 0x41\nFeatures\t: fp asimd\n")
-    assert cpu_vendor(str(cpuinfo)) == (vendor or "")
-    assert nets.CORRELATE_FIRST_CONV is (cpu_vendor() == "GenuineIntel")  # this machine's, read at import
 
 
 def test_only_the_fast_recipe_trains_in_bfloat16_and_only_where_the_cpu_has_it():

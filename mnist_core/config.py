@@ -193,7 +193,7 @@ RECIPE_NOTES: dict[str, str] = {  # one line each for the Train page and --help;
     "notebook": "the notebook exactly: no shuffling, raw [0, 1] pixels; 98.6-99.0 % test accuracy",
     "fast": "the `best` net (three BatchNorm convs, 16 to 64 channels), batch 128, one-cycle learning rate up to "
             "1e-2, label smoothing 0.1, 1 epoch, bfloat16 where the CPU computes it natively: 99.1-99.2 % test "
-            "accuracy in 7-9 s on 2 CPU cores, start to exit (10-11 s in float32)",
+            "accuracy in 7-9 s on 2 CPU cores, start to exit (10-13 s in float32)",
     "best": "the `deep` net (five BatchNorm convs, 32 to 128 channels), batch 128, one-cycle up to 5e-3, "
             "random rotations, scalings and shifts, label smoothing 0.1, a moving average of the weights, "
             "16 epochs: 99.70-99.73 % test accuracy in 310-380 s on 2 CPU cores",

@@ -49,25 +49,20 @@ def autocast(device: torch.device, precision: str = "auto") -> torch.autocast:
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-@functools.cache
-def _cpuinfo_text(cpuinfo: str) -> str:
-    """cpuinfo's text, read once per process (cpu_has_bf16 asks for each of its paths), "" where it cannot be read."""
+def _cpuinfo_field(name: str, cpuinfo: str) -> str:
+    """The value of the first `name : value` line of cpuinfo (Linux), "" where there is none or it cannot be read."""
     try:
-        return Path(cpuinfo).read_text(errors="replace")
+        text = Path(cpuinfo).read_text(errors="replace")
     except OSError:
         return ""
-
-
-def _cpuinfo_field(name: str, cpuinfo: str) -> str:
-    """The value of the first `name : value` line of cpuinfo (Linux), "" where there is none."""
-    return next((line.split(":", 1)[1].strip() for line in _cpuinfo_text(cpuinfo).splitlines()
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines()
                  if line.split(":", 1)[0].strip() == name and ":" in line), "")
 
 
 @functools.cache
 def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """True when this machine's CPU computes bfloat16 natively (read from cpuinfo's flags, without torch);
-    False where cpuinfo cannot be read (not Linux): the `fast` recipe then stays float32 on the CPU."""
+    """True when this machine's CPU computes bfloat16 natively (read from cpuinfo's flags, without torch, once per
+    path); False where cpuinfo cannot be read (not Linux): the `fast` recipe then stays float32 on the CPU."""
     flags = _cpuinfo_field("flags", cpuinfo).split()
     return any(flag in flags for flag in BF16_CPU_FLAGS)
 

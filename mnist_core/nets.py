@@ -108,6 +108,6 @@ def make_net(name: str, num_classes: int = 10) -> nn.Module:
         raise ValueError(f"num_classes must be between 2 and 100, got {num_classes}")
     # NHWC weights make every conv output, pool and BatchNorm after them NHWC (a 1-channel image is both layouts):
     # oneDNN reorders nothing between layers, and torch's NHWC max-pool is vectorised over channels where its
-    # NCHW one is not. On 2 CPU cores a training step of the `best` net takes 30 ms instead of 45 ms, of the
-    # notebook's 1.1-1.35x less, and the notebook CLI's 2 epochs ran 1.09x faster (benchmarks/README.md).
+    # NCHW one is not. On 2 CPU cores a training step of the `best` net takes 30 ms instead of 45 ms, the notebook
+    # net's step is 1.1-1.35x quicker, and the notebook CLI's 2 epochs ran 1.09x faster (benchmarks/README.md).
     return ARCHITECTURES[name](num_classes=num_classes).to(memory_format=torch.channels_last)
